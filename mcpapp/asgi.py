@@ -1,0 +1,124 @@
+"""ASGI side of /mcp: Host/Origin checks, bearer authentication, then the SDK's transport.
+
+The SDK's own Starlette app fixes the resource URL at start-up; ours is per request
+when ``MCPDEMO_PUBLIC_URL`` is unset (development), so this small layer does the
+checks in front of the SDK's ``StreamableHTTPSessionManager`` and hands it an
+authenticated scope (``scope["user"]``), which the SDK uses to bind sessions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from starlette.authentication import AuthCredentials
+from starlette.datastructures import Headers
+from starlette.types import Receive, Scope, Send
+
+from oauthapp.public_url import MCP_PATH, PROTECTED_RESOURCE_METADATA_PATH, origin_for
+
+from .auth import verify_token
+from .server import create_mcp_server
+
+MCP_PATHS = frozenset({MCP_PATH, MCP_PATH + "/"})
+
+
+async def _send_json(send: Send, status: int, body: dict, headers: list[tuple[bytes, bytes]] = ()) -> None:
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                (b"cache-control", b"no-store"),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+def _rpc_error(message: str) -> dict:
+    return {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": message}}
+
+
+def _challenge(origin: str, error: str | None = None, description: str | None = None) -> str:
+    """RFC 6750 §3 challenge pointing at our RFC 9728 metadata (MCP authorization spec)."""
+    params = [f'resource_metadata="{origin}{PROTECTED_RESOURCE_METADATA_PATH}"', f'scope="{settings.MCP_SCOPE}"']
+    if error:
+        params += [f'error="{error}"', f'error_description="{description}"']
+    return "Bearer " + ", ".join(params)
+
+
+class MCPEndpoint:
+    """The ``/mcp`` ASGI application."""
+
+    def __init__(self, session_manager: StreamableHTTPSessionManager) -> None:
+        self.session_manager = session_manager
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        async with self.session_manager.run():
+            yield
+
+    def _host_allowed(self, host: str) -> bool:
+        domain, _port = split_domain_port(host)
+        return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = Headers(scope=scope)
+        host = headers.get("host", "")
+        # DNS-rebinding defence: the Host must be ours and a browser Origin must be ours
+        # (or configured), before anything else is looked at.
+        if not self._host_allowed(host):
+            await _send_json(send, 421, _rpc_error("Invalid Host header"))
+            return
+        origin = origin_for(scope.get("scheme", "http"), host)
+        request_origin = headers.get("origin")
+        if request_origin and request_origin != origin and request_origin not in settings.MCPDEMO_ALLOWED_ORIGINS:
+            await _send_json(send, 403, _rpc_error("Invalid Origin header"))
+            return
+
+        authorization = headers.get("authorization", "")
+        scheme, _, token = authorization.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            # RFC 6750 §3.1: no error code when the request carried no credentials.
+            await _send_json(
+                send,
+                401,
+                {"error": "invalid_token", "error_description": "Authentication required"},
+                [(b"www-authenticate", _challenge(origin).encode())],
+            )
+            return
+        access_token = await verify_token(token, origin + MCP_PATH, origin)
+        if access_token is None:
+            description = "The access token is invalid, expired, revoked or not issued for this resource"
+            await _send_json(
+                send,
+                401,
+                {"error": "invalid_token", "error_description": description},
+                [(b"www-authenticate", _challenge(origin, "invalid_token", description).encode())],
+            )
+            return
+
+        scope = dict(scope)
+        scope["path"] = MCP_PATH
+        scope["user"] = AuthenticatedUser(access_token)
+        scope["auth"] = AuthCredentials(access_token.scopes)
+        await self.session_manager.handle_request(scope, receive, send)
+
+
+def build_mcp_endpoint() -> MCPEndpoint:
+    server = create_mcp_server()
+    # The SDK builds its session manager here; we use the manager, not its Starlette app,
+    # and do Host/Origin checks ourselves (from ALLOWED_HOSTS) in MCPEndpoint.
+    server.streamable_http_app(stateless_http=settings.MCPDEMO_MCP_STATELESS, transport_security=None, host="")
+    return MCPEndpoint(server.session_manager)

@@ -1,0 +1,66 @@
+"""Bearer-token checks for /mcp, answered from DOT's token tables.
+
+A token is accepted only if it is live (not expired, not revoked: DOT deletes a
+revoked access token), carries the ``mcp`` scope, belongs to an active user, and was
+issued for exactly this server's MCP resource (RFC 8707). There is no cache: a
+revocation takes effect on the very next request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import close_old_connections
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken as MCPAccessToken
+from mcp.server.mcpserver import Context
+from oauth2_provider.models import get_access_token_model
+
+
+def check_token(token: str, resource: str, issuer: str) -> MCPAccessToken | None:
+    """Return the MCP view of ``token`` if it may call ``resource``, else ``None``."""
+    AccessToken = get_access_token_model()
+    checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
+    try:
+        access_token = AccessToken.objects.select_related("user", "application").get(token_checksum=checksum)
+    except AccessToken.DoesNotExist:
+        return None
+    user = access_token.user
+    if user is None or not user.is_active or access_token.application is None:
+        return None  # registration tokens and client-credentials tokens have no user
+    if not access_token.is_valid([settings.MCP_SCOPE]):
+        return None
+    if resource not in (access_token.resource or []):
+        return None  # unbound tokens are not ours to accept
+    return MCPAccessToken(
+        token=token,
+        client_id=access_token.application.client_id,
+        scopes=access_token.scope.split(),
+        expires_at=int(access_token.expires.timestamp()),
+        resource=resource,
+        subject=str(user.pk),  # binds MCP sessions to the user, not just the client
+        claims={"iss": issuer, "username": user.get_username()},
+    )
+
+
+def _check_token_and_release(token: str, resource: str, issuer: str) -> MCPAccessToken | None:
+    try:
+        return check_token(token, resource, issuer)
+    finally:
+        # Outside Django's request cycle nobody else returns the connection.
+        close_old_connections()
+
+
+verify_token = sync_to_async(_check_token_and_release, thread_sensitive=False)
+
+
+def current_user_id(ctx: Context) -> int | None:
+    """The Django user id behind the MCP request a tool is serving (``None`` if anonymous)."""
+    request: Any = ctx.request_context.request
+    user = request.scope.get("user") if request is not None else None
+    if isinstance(user, AuthenticatedUser) and user.access_token.subject:
+        return int(user.access_token.subject)
+    return None

@@ -1,0 +1,77 @@
+"""The MCP tools this server offers. Their signatures and docstrings are their schemas."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Annotated
+
+import anyio
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import Field
+
+MAX_TEXT_LENGTH = 10_000
+MAX_COUNTDOWN_SECONDS = 300
+
+# Letters that Unicode does not decompose into ASCII base letters.
+_TRANSLITERATIONS = str.maketrans(
+    {
+        "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "ß": "ss", "ẞ": "SS", "œ": "oe", "Œ": "OE",
+        "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "Th", "ł": "l", "Ł": "L",
+        "ı": "i", "ħ": "h", "Ħ": "H", "ŋ": "ng", "Ŋ": "NG", "ĸ": "k", "ŧ": "t", "Ŧ": "T",
+    }
+)  # fmt: skip
+_ALLOWED_SEPARATORS = ("-", "_", ".", "")
+
+
+def make_slug(text: str, separator: str = "-", max_length: int | None = None) -> str:
+    """Lower-case ASCII slug: letters transliterated, runs of anything else become one separator."""
+    ascii_text = (
+        unicodedata.normalize("NFKD", text.translate(_TRANSLITERATIONS)).encode("ascii", "ignore").decode("ascii")
+    )
+    words = re.findall(r"[a-z0-9]+", ascii_text.lower())
+    slug = separator.join(words)
+    if max_length is not None and len(slug) > max_length:
+        cut = slug[:max_length]
+        inside_word = separator and not slug[max_length:].startswith(separator)
+        if inside_word and separator in cut:
+            cut = cut[: cut.rfind(separator)]  # back to the last whole word
+        slug = cut.rstrip(separator) if separator else cut
+    return slug
+
+
+def slugify(
+    text: Annotated[str, Field(description="The text to turn into a slug.", max_length=MAX_TEXT_LENGTH)],
+    separator: Annotated[str, Field(description='What joins the words: "-", "_", "." or "" (nothing).')] = "-",
+    max_length: Annotated[
+        int | None, Field(description="Longest slug to return, cut at a word boundary.", ge=1, le=1000)
+    ] = None,
+) -> str:
+    """Turn text into a URL-friendly slug.
+
+    Lower-case ASCII only: accented and special letters are transliterated
+    ("Ærøskøbing Straße" → "aeroskobing-strasse"), and every run of spaces or
+    punctuation becomes one separator.
+    """
+    if separator not in _ALLOWED_SEPARATORS:
+        raise ToolError(f"separator must be one of {', '.join(repr(s) for s in _ALLOWED_SEPARATORS)}")
+    return make_slug(text, separator, max_length)
+
+
+async def countdown(
+    ctx: Context,
+    seconds: Annotated[
+        int, Field(description="How many seconds to count down from.", ge=0, le=MAX_COUNTDOWN_SECONDS)
+    ] = 3,
+) -> str:
+    """Count down from `seconds` to zero, one tick per second.
+
+    Sends a progress notification for every tick when the caller asked for
+    progress, and stops at once when the call is cancelled.
+    """
+    for elapsed in range(seconds):
+        await ctx.report_progress(elapsed, seconds, f"{seconds - elapsed} seconds left")
+        await anyio.sleep(1)
+    await ctx.report_progress(seconds, seconds, "Liftoff!")
+    return f"Liftoff! Counted down from {seconds} second{'s' if seconds != 1 else ''}."

@@ -1,0 +1,58 @@
+"""ASGI entry point: ``/mcp`` goes to the MCP server, everything else to Django.
+
+Run with ``uvicorn mcpdemo.asgi:application`` (``manage.py runserver`` does that too).
+The router answers the ASGI ``lifespan`` itself, because Django's handler refuses it
+and the MCP session manager must be running before the first request.
+"""
+
+from __future__ import annotations
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mcpdemo.settings")
+django_application = get_asgi_application()
+
+# Imported after Django is set up: these modules use the ORM and settings.
+from starlette.types import Receive, Scope, Send  # noqa: E402
+
+from mcpapp.asgi import MCP_PATHS, MCPEndpoint, build_mcp_endpoint  # noqa: E402
+
+
+class Router:
+    def __init__(self, django_app, mcp_endpoint: MCPEndpoint) -> None:
+        self.django_app = django_app
+        self.mcp_endpoint = mcp_endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "http" and scope["path"] in MCP_PATHS:
+            await self.mcp_endpoint(scope, receive, send)
+        else:
+            await self.django_app(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        message = await receive()
+        assert message["type"] == "lifespan.startup"
+        started = False
+        try:
+            async with self.mcp_endpoint.lifespan():
+                await send({"type": "lifespan.startup.complete"})
+                started = True
+                message = await receive()
+                assert message["type"] == "lifespan.shutdown"
+        except Exception as exc:
+            kind = "shutdown" if started else "startup"
+            await send({"type": f"lifespan.{kind}.failed", "message": str(exc)})
+            raise
+        await send({"type": "lifespan.shutdown.complete"})
+
+
+def build_application() -> Router:
+    """A fresh application (its own MCP session manager, which can run only once)."""
+    return Router(django_application, build_mcp_endpoint())
+
+
+application = build_application()

@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class OAuthAppConfig(AppConfig):
+    name = "oauthapp"
+    verbose_name = "OAuth clients"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,85 @@
+"""Which redirect URIs a client may register (RFC 6749 §3.1.2, RFC 8252, RFC 9700 §2.1).
+
+- ``https`` anywhere;
+- ``http`` only on loopback (``127.0.0.1``, ``[::1]``, ``localhost``), where the port
+  is free at authorization time (RFC 8252 §7.3; DOT does the matching);
+- private-use schemes such as ``cursor://`` or ``com.example.app:/cb`` (RFC 8252 §7.1);
+- never a fragment, userinfo, or a scheme a browser would execute or read locally.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+MAX_REDIRECT_URI_LENGTH = 2000
+
+# Schemes that run code, read local data, or are otherwise no place to send a code.
+FORBIDDEN_SCHEMES = frozenset(
+    {
+        "about",
+        "blob",
+        "chrome",
+        "data",
+        "file",
+        "filesystem",
+        "ftp",
+        "javascript",
+        "jar",
+        "mailto",
+        "sms",
+        "tel",
+        "view-source",
+        "vbscript",
+        "ws",
+        "wss",
+    }
+)
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
+_FORBIDDEN_CHARS = re.compile(r"[\s\x00-\x1f\x7f<>\"\\^`{|}]")
+
+
+def redirect_uri_problem(uri: str) -> str | None:
+    """Return why ``uri`` may not be registered, or ``None`` when it may."""
+    if not isinstance(uri, str) or not uri:
+        return "must be a non-empty string"
+    if len(uri) > MAX_REDIRECT_URI_LENGTH:
+        return f"must be at most {MAX_REDIRECT_URI_LENGTH} characters"
+    if _FORBIDDEN_CHARS.search(uri):
+        return "contains characters that are not allowed in a URI"
+    if "#" in uri:
+        return "must not contain a fragment"
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError:
+        return "is not a valid URI"
+    scheme = parts.scheme.lower()
+    if not scheme or not _SCHEME.match(scheme):
+        return "must be an absolute URI with a scheme"
+    if scheme in FORBIDDEN_SCHEMES:
+        return f"uses the forbidden scheme {scheme!r}"
+    if "@" in parts.netloc:
+        return "must not contain user information"
+    if scheme in ("http", "https"):
+        if not parts.hostname:
+            return "must name a host"
+        if port == 0:
+            return "must not use port 0"
+        if scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+            return "may use http only on a loopback host (127.0.0.1, [::1] or localhost); use https"
+        return None
+    # Private-use scheme (RFC 8252 §7.1): needs something after the scheme.
+    if not (parts.netloc or parts.path.strip("/")):
+        return "must have a path or authority after the scheme"
+    return None
+
+
+def private_use_schemes(uris: list[str]) -> set[str]:
+    """The non-http(s) schemes among ``uris`` that pass the policy."""
+    return {
+        urlsplit(uri).scheme.lower()
+        for uri in uris
+        if redirect_uri_problem(uri) is None and urlsplit(uri).scheme.lower() not in ("http", "https")
+    }
