@@ -141,14 +141,44 @@ def _display_host(uri: str) -> str:
     return parts.netloc or f"{parts.scheme}:"
 
 
+SUPPORTED_GRANT_TYPES = ("authorization_code", "refresh_token")
+
+
+def _as_json_no_store(response: HttpResponse) -> HttpResponse:
+    # Some oauthlib error paths come back without a Content-Type; every body here is JSON.
+    if response.content and not response.get("Content-Type", "").startswith("application/json"):
+        response["Content-Type"] = "application/json"
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
 @method_decorator(sensitive_post_parameters(*OAUTH_SECRET_PARAMETERS), name="dispatch")
 class TokenView(dot_views.TokenView):
-    """DOT's token endpoint; the request's secrets are masked in error reports."""
+    """DOT's token endpoint, limited to the grants an MCP client uses.
+
+    The request's secrets are masked in error reports, and every answer is JSON
+    that no cache keeps (RFC 6749 §5.1).
+    """
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        grant_type = request.POST.get("grant_type", "")
+        if grant_type not in SUPPORTED_GRANT_TYPES:
+            return oauth_error(
+                "unsupported_grant_type" if grant_type else "invalid_request",
+                "this server supports the authorization_code and refresh_token grants"
+                if grant_type
+                else "grant_type is required",
+            )
+        return _as_json_no_store(super().post(request, *args, **kwargs))
 
 
 @method_decorator(sensitive_post_parameters(*OAUTH_SECRET_PARAMETERS), name="dispatch")
 class RevokeTokenView(dot_views.RevokeTokenView):
     """RFC 7009 revocation (public clients identify themselves with ``client_id``)."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return _as_json_no_store(super().post(request, *args, **kwargs))
 
 
 def _parse_body(request: HttpRequest) -> Any:

@@ -147,4 +147,4 @@ def exchange_code(client: Client, request: CodeRequest, code: str, **overrides: 
 def refresh(client: Client, client_id: str, refresh_token: str, **overrides: str) -> Any:
     data = {"grant_type": "refresh_token", "client_id": client_id, "refresh_token": refresh_token, "resource": MCP_URL}
     data.update(overrides)
-    return client.post("/token", data)
+    return client.post("/token", {k: v for k, v in data.items() if v is not None})
