@@ -18,7 +18,8 @@ class Command(DjangoRunserver):
     help = "Starts the ASGI development server (uvicorn) with auto-reload."
 
     def run(self, **options: Any) -> None:
-        self.check(display_num_errors=True)
+        if not options["skip_checks"]:
+            self.check(display_num_errors=True)
         self.check_migrations()
         host = self.addr if not self._raw_ipv6 else self.addr.strip("[]")
         display = f"[{host}]" if self._raw_ipv6 else host

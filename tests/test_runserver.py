@@ -1,0 +1,71 @@
+"""``manage.py runserver`` serves the ASGI application, /mcp included."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from unittest import mock
+
+import httpx
+import pytest
+from django.core.management import call_command
+
+from tests.live_server import ROOT, free_port
+
+
+@pytest.mark.django_db
+def test_runserver_runs_uvicorn_on_the_asgi_application_with_reload() -> None:
+    with mock.patch("mcpapp.management.commands.runserver.uvicorn.run") as run:
+        call_command("runserver", "127.0.0.1:8123", skip_checks=True)
+
+    (app,), options = run.call_args
+    assert app == "mcpdemo.asgi:application"
+    assert options["host"] == "127.0.0.1"
+    assert options["port"] == 8123
+    assert options["reload"] is True
+    assert options["lifespan"] == "on"
+
+
+@pytest.mark.django_db
+def test_runserver_noreload_and_ipv6() -> None:
+    with mock.patch("mcpapp.management.commands.runserver.uvicorn.run") as run:
+        call_command("runserver", "[::1]:8124", use_reloader=False, use_ipv6=True, skip_checks=True)
+
+    assert run.call_args.kwargs["host"] == "::1"
+    assert run.call_args.kwargs["reload"] is False
+
+
+@pytest.mark.e2e
+def test_runserver_process_answers_mcp_with_a_challenge(tmp_path) -> None:
+    port = free_port()
+    env = {**os.environ, "DJANGO_DEBUG": "1", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        response = None
+        for _ in range(100):
+            try:
+                response = httpx.post(f"http://127.0.0.1:{port}/mcp", json={}, timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert response is not None
+        assert response.status_code == 401
+        assert (
+            f'resource_metadata="http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp"'
+            in (response.headers["www-authenticate"])
+        )
+        home = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        assert home.status_code == 200
+        assert f"http://127.0.0.1:{port}/mcp" in home.text
+        css = httpx.get(f"http://127.0.0.1:{port}/static/css/site.css", timeout=5)
+        assert css.status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
