@@ -71,7 +71,9 @@ async def countdown(
     progress, and stops at once when the call is cancelled.
     """
     for elapsed in range(seconds):
-        await ctx.report_progress(elapsed, seconds, f"{seconds - elapsed} seconds left")
+        await ctx.report_progress(
+            elapsed, seconds, f"{seconds - elapsed} second{'s' if seconds - elapsed != 1 else ''} left"
+        )
         await anyio.sleep(1)
     await ctx.report_progress(seconds, seconds, "Liftoff!")
     return f"Liftoff! Counted down from {seconds} second{'s' if seconds != 1 else ''}."

@@ -65,6 +65,8 @@ def redirect_uri_problem(uri: str) -> str | None:
     if scheme in ("http", "https"):
         if not parts.hostname:
             return "must name a host"
+        if "*" in parts.hostname:
+            return "must not use a wildcard host (redirect URIs are matched exactly)"
         if port == 0:
             return "must not use port 0"
         if scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:

@@ -125,6 +125,14 @@ class ClientRegistration:
     token_endpoint_auth_method: str
     metadata: dict[str, Any]
 
+    @classmethod
+    def from_application(cls, application: Any) -> ClientRegistration:
+        """The registration an existing client made (as stored on the Application)."""
+        metadata = dict(application.client_metadata or {})
+        default_method = "none" if application.client_type == application.CLIENT_PUBLIC else "client_secret_basic"
+        method = metadata.setdefault("token_endpoint_auth_method", default_method)
+        return cls(application.redirect_uris.split(), list(SUPPORTED_GRANT_TYPES), method, metadata)
+
     @property
     def is_public(self) -> bool:
         return self.token_endpoint_auth_method == "none"  # noqa: S105 (a method name)

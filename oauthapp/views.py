@@ -184,7 +184,7 @@ class RevokeTokenView(dot_views.RevokeTokenView):
 def _parse_body(request: HttpRequest) -> Any:
     try:
         return json.loads(request.body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: deeply nested arrays
         raise RegistrationError("invalid_client_metadata", "the request body must be valid JSON") from exc
 
 
@@ -264,10 +264,16 @@ class RegistrationManagementView(dot_views.DynamicClientRegistrationManagementVi
             auth.application.refresh_from_db()
             auth.application.client_metadata = registration.metadata
             auth.application.save(update_fields=["client_metadata"])
-        response["Cache-Control"] = "no-store"
-        return response
+        return self._describe(response, client_id)
 
     def get(self, request: HttpRequest, client_id: str, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = super().get(request, client_id, *args, **kwargs)
-        response["Cache-Control"] = "no-store"
-        return response
+        return self._describe(super().get(request, client_id, *args, **kwargs), client_id)
+
+    def _describe(self, response: HttpResponse, client_id: str) -> HttpResponse:
+        """Complete DOT's answer with what the client registered (RFC 7592 §3)."""
+        if response.status_code == 200:
+            application = get_application_model().objects.get(client_id=client_id)
+            body = json.loads(response.content)
+            body.update(registration_response(application, ClientRegistration.from_application(application)))
+            response = JsonResponse(body)
+        return _as_json_no_store(response)
