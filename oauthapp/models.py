@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -26,6 +27,13 @@ class Application(AbstractApplication):
         help_text=_("RFC 7591 metadata the client registered (client_uri, logo_uri, scope, ...)."),
     )
 
+    blocked_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        verbose_name=_("blocked at"),
+        help_text=_("A blocked client gets no new authorizations or tokens; unblock by clearing this."),
+    )
+
     objects = ApplicationManager()
 
     class Meta(AbstractApplication.Meta):
@@ -34,6 +42,14 @@ class Application(AbstractApplication):
 
     def natural_key(self) -> tuple[str]:
         return (self.client_id,)
+
+    @property
+    def is_blocked(self) -> bool:
+        return self.blocked_at is not None
+
+    def is_usable(self, request: object) -> bool:
+        # DOT asks this on every authorization and token request.
+        return not self.is_blocked
 
     def get_allowed_schemes(self) -> list[str]:
         # DOT checks registered URIs and the final redirect against this list; add the
@@ -55,3 +71,97 @@ class Application(AbstractApplication):
             self.client_secret = ""
             self.hash_client_secret = False
         super().save(*args, **kwargs)
+
+
+class Connection(models.Model):
+    """A user's standing authorization of a client: consented when, last used when."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oauth_connections")
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="connections")
+    scope = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    last_authorized_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "application"], name="one_connection_per_user_client")]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.application}"
+
+
+class AuditEvent(models.Model):
+    """A security-relevant event, for administrators. Never holds a token, code or secret."""
+
+    class Kind(models.TextChoices):
+        CLIENT_REGISTERED = "client_registered", _("client registered")
+        CONSENT_GRANTED = "consent_granted", _("consent granted")
+        CONSENT_DENIED = "consent_denied", _("consent denied")
+        TOKEN_ISSUED = "token_issued", _("token issued")
+        TOKEN_REFRESHED = "token_refreshed", _("token refreshed")
+        TOKEN_REVOKED = "token_revoked", _("token revoked")
+        REFRESH_REUSE_DETECTED = "refresh_reuse_detected", _("refresh token reuse detected")
+        CODE_REUSE_DETECTED = "code_reuse_detected", _("authorization code reuse detected")
+        CLIENT_BLOCKED = "client_blocked", _("client blocked")
+        CLIENT_UNBLOCKED = "client_unblocked", _("client unblocked")
+
+    class Actor(models.TextChoices):
+        USER = "user", _("user")
+        ADMIN = "admin", _("administrator")
+        CLIENT = "client", _("client")
+        SYSTEM = "system", _("system")
+
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices, db_index=True)
+    actor = models.CharField(max_length=16, choices=Actor.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    application = models.ForeignKey(Application, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    client_id = models.CharField(max_length=255, blank=True, db_index=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.created:%Y-%m-%d %H:%M:%S} {self.get_kind_display()} {self.client_id}"
+
+
+class ConsumedCode(models.Model):
+    """An authorization code that was exchanged, kept until it would have expired.
+
+    DOT deletes a grant when its code is used, which forgets which tokens it produced.
+    A second use of the code is an attack (OAuth 2.1 §4.1.3): this row lets us revoke
+    every token issued from it. Only a checksum of the code is stored.
+    """
+
+    code_checksum = models.CharField(max_length=64, unique=True)
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="+")
+    token_family = models.UUIDField(null=True)
+    access_token_checksum = models.CharField(max_length=64, blank=True)
+    expires = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"code used by {self.application_id}, kept until {self.expires:%Y-%m-%d %H:%M:%S}"
+
+
+class RefreshReplay(models.Model):
+    """The answer to a refresh, kept a few seconds for a client that races itself.
+
+    Two windows of one client may refresh with the same token at once. The loser gets
+    the winner's answer instead of tripping reuse detection. The answer is encrypted
+    with a key derived from the old refresh token, which is itself stored only as a
+    checksum, so this table reveals nothing without the token the client holds.
+    """
+
+    refresh_token_checksum = models.CharField(max_length=64, unique=True)
+    ciphertext = models.BinaryField()
+    expires = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"refresh answer kept until {self.expires:%Y-%m-%d %H:%M:%S}"
