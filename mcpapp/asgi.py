@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http.request import split_domain_port, validate_host
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
@@ -26,6 +28,8 @@ from .auth import verify_token
 from .server import create_mcp_server
 
 MCP_PATHS = frozenset({MCP_PATH, MCP_PATH + "/"})
+RETRY_AFTER_SECONDS = b"5"
+logger = logging.getLogger(__name__)
 
 
 async def _send_json(send: Send, status: int, body: dict, headers: list[tuple[bytes, bytes]] = ()) -> None:
@@ -98,7 +102,17 @@ class MCPEndpoint:
                 [(b"www-authenticate", _challenge(origin).encode())],
             )
             return
-        access_token = await verify_token(token, origin + MCP_PATH, origin)
+        try:
+            access_token = await verify_token(token, origin + MCP_PATH, origin)
+        except DatabaseError:
+            logger.exception("token check failed: database unavailable")
+            await _send_json(
+                send,
+                503,
+                {"error": "temporarily_unavailable", "error_description": "Try again shortly"},
+                [(b"retry-after", RETRY_AFTER_SECONDS)],
+            )
+            return
         if access_token is None:
             description = "The access token is invalid, expired, revoked or not issued for this resource"
             await _send_json(
