@@ -85,6 +85,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "oauthapp.ratelimit.RateLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -232,7 +233,22 @@ OAUTH2_PROVIDER = {
     "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
     "DCR_REGISTRATION_TOKEN_EXPIRE_SECONDS": 30 * 24 * 3600,
     "OAUTH2_PROTECTED_RESOURCE_NAME": "mcpdemo MCP server",
+    "OAUTH2_VALIDATOR_CLASS": "oauthapp.validator.MCPOAuth2Validator",
 }
+
+# Per-client-address limits (django-ratelimit syntax, e.g. "30/h", "5/10m"); empty = off.
+MCPDEMO_RATE_LIMITS = {
+    "register": os.environ.get("MCPDEMO_RATE_LIMIT_REGISTER", "30/h"),
+    "token": os.environ.get("MCPDEMO_RATE_LIMIT_TOKEN", "120/m"),
+    "login": os.environ.get("MCPDEMO_RATE_LIMIT_LOGIN", "10/m"),
+}
+
+# Request bodies are small here (forms, JSON metadata): refuse anything large early.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+
+# A refresh repeated within this many seconds gets the first answer again (two windows
+# of one client racing); after it, a repeat is a replay and revokes the token family.
+MCPDEMO_REFRESH_RACE_SECONDS = env_int("MCPDEMO_REFRESH_RACE_SECONDS", 30)
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
 LOGGING = {
@@ -242,7 +258,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
-        # DOT logs request details at DEBUG; keep it at INFO even when the root is DEBUG.
+        # oauthlib logs codes and tokens in clear at DEBUG, and DOT request details:
+        # never below INFO, whatever the root level.
+        "oauthlib": {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL},
         "oauth2_provider": {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL},
     },
 }

@@ -7,3 +7,6 @@ class OAuthAppConfig(AppConfig):
     name = "oauthapp"
     verbose_name = "OAuth clients"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401 (connects the receivers)

@@ -35,6 +35,7 @@ class RegistrationError(Exception):
 
     error: str
     description: str
+    status: int = 400
 
 
 def _metadata_error(description: str) -> RegistrationError:

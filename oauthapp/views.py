@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -23,7 +24,7 @@ from oauth2_provider.views.dynamic_client_registration import (
 )
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 
-from . import public_url
+from . import audit, public_url, refresh_race
 from .registration import ClientRegistration, RegistrationError, parse_registration, registration_response
 
 MAX_REGISTRATION_BODY_BYTES = 64 * 1024
@@ -157,8 +158,11 @@ def _as_json_no_store(response: HttpResponse) -> HttpResponse:
 class TokenView(dot_views.TokenView):
     """DOT's token endpoint, limited to the grants an MCP client uses.
 
-    The request's secrets are masked in error reports, and every answer is JSON
-    that no cache keeps (RFC 6749 §5.1).
+    - One transaction per request: a lost race leaves nothing half-written, and the
+      grant or refresh-token row locked first makes concurrent requests queue.
+    - A refresh repeated within seconds gets the first answer again
+      (:mod:`oauthapp.refresh_race`); later it is a replay and revokes the family.
+    - Secrets are masked in error reports; every answer is JSON that no cache keeps.
     """
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -170,7 +174,46 @@ class TokenView(dot_views.TokenView):
                 if grant_type
                 else "grant_type is required",
             )
-        return _as_json_no_store(super().post(request, *args, **kwargs))
+        refresh_token = request.POST.get("refresh_token", "") if grant_type == "refresh_token" else ""
+        with transaction.atomic():
+            if refresh_token:
+                rows = refresh_race.lock_refresh_token(refresh_token)
+                client_id = self._client_id(request)
+                earlier = self._earlier_answer(request, refresh_token, client_id)
+                if earlier is not None:
+                    return _as_json_no_store(HttpResponse(earlier, content_type="application/json"))
+            response = super().post(request, *args, **kwargs)
+            if refresh_token and response.status_code == 200:
+                refresh_race.remember(refresh_token, client_id, response.content)
+            elif refresh_token and any(row.revoked for row in rows):
+                audit.record(
+                    audit.Kind.REFRESH_REUSE_DETECTED,
+                    actor=audit.Actor.CLIENT,
+                    request=request,
+                    user=rows[0].user,
+                    application=rows[0].application,
+                    action="a rotated or revoked refresh token was presented; its family is revoked",
+                )
+        return _as_json_no_store(response)
+
+    @staticmethod
+    def _client_id(request: HttpRequest) -> str:
+        client_id = request.POST.get("client_id", "")
+        scheme, _, credentials = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        if not client_id and scheme.lower() == "basic":
+            try:
+                client_id = unquote(base64.b64decode(credentials).decode("utf-8").partition(":")[0])
+            except (ValueError, UnicodeDecodeError):
+                client_id = ""
+        return client_id
+
+    def _earlier_answer(self, request: HttpRequest, refresh_token: str, client_id: str) -> bytes | None:
+        application = get_application_model().objects.filter(client_id=client_id).first()
+        if application is None or application.is_blocked:
+            return None
+        if application.client_type != application.CLIENT_PUBLIC and not self.authenticate_client(request):
+            return None
+        return refresh_race.earlier_answer(refresh_token, client_id)
 
 
 @method_decorator(sensitive_post_parameters(*OAUTH_SECRET_PARAMETERS), name="dispatch")
@@ -178,10 +221,21 @@ class RevokeTokenView(dot_views.RevokeTokenView):
     """RFC 7009 revocation (public clients identify themselves with ``client_id``)."""
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return _as_json_no_store(super().post(request, *args, **kwargs))
+        response = super().post(request, *args, **kwargs)
+        if response.status_code == 200 and request.POST.get("token"):
+            audit.record(
+                audit.Kind.TOKEN_REVOKED,
+                actor=audit.Actor.CLIENT,
+                request=request,
+                client_id=TokenView._client_id(request),
+                token_type_hint=request.POST.get("token_type_hint", ""),
+            )
+        return _as_json_no_store(response)
 
 
 def _parse_body(request: HttpRequest) -> Any:
+    if len(request.body) > MAX_REGISTRATION_BODY_BYTES:  # a chunked body declares no length
+        raise RegistrationError("invalid_client_metadata", f"the body exceeds {MAX_REGISTRATION_BODY_BYTES} bytes", 413)
     try:
         return json.loads(request.body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: deeply nested arrays
@@ -207,7 +261,7 @@ class RegistrationView(dot_views.DynamicClientRegistrationView):
         try:
             registration = parse_registration(_parse_body(request))
         except RegistrationError as exc:
-            return oauth_error(exc.error, exc.description)
+            return oauth_error(exc.error, exc.description, exc.status)
 
         application = _new_application(registration)
         raw_secret = None if registration.is_public else application.client_secret
@@ -256,7 +310,7 @@ class RegistrationManagementView(dot_views.DynamicClientRegistrationManagementVi
         try:
             registration = parse_registration(_parse_body(request))
         except RegistrationError as exc:
-            return oauth_error(exc.error, exc.description)
+            return oauth_error(exc.error, exc.description, exc.status)
         if registration.is_public != (auth.application.client_type == auth.application.CLIENT_PUBLIC):
             return oauth_error("invalid_client_metadata", "token_endpoint_auth_method cannot change client type")
         response = super().put(request, client_id, *args, **kwargs)

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.utils import timezone
-from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
+from oauthapp.models import AuditEvent, ConsumedCode, RefreshReplay
 from tests.oauth import MCP_URL, CodeRequest, exchange_code, obtain_code, refresh
 
 pytestmark = pytest.mark.django_db
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
+Grant = get_grant_model()
 
 
 def _code(client: Client, vscode: dict[str, Any]) -> tuple[CodeRequest, str]:
@@ -89,14 +92,45 @@ def test_missing_verifier_is_refused(signed_in: Client, vscode: dict[str, Any]) 
     assert response.json()["error"] == "invalid_request"
 
 
-def test_code_can_be_used_once(signed_in: Client, vscode: dict[str, Any]) -> None:
+def test_replayed_code_is_refused_and_revokes_what_it_issued(signed_in: Client, vscode: dict[str, Any]) -> None:
+    """OAuth 2.1 §4.1.3: a code used twice was stolen; kill everything it produced."""
     request, code = _code(signed_in, vscode)
-    assert exchange_code(signed_in, request, code).status_code == 200
+    first = exchange_code(signed_in, request, code).json()
 
     replay = exchange_code(signed_in, request, code)
 
     assert replay.status_code == 400
     assert replay.json()["error"] == "invalid_grant"
+    assert not AccessToken.objects.filter(token_checksum=_checksum(first["access_token"])).exists()
+    assert refresh(signed_in, vscode["client_id"], first["refresh_token"]).status_code == 400
+    assert AuditEvent.objects.filter(kind=AuditEvent.Kind.CODE_REUSE_DETECTED).count() == 1
+
+
+def test_consumed_codes_are_remembered_by_checksum_only(signed_in: Client, vscode: dict[str, Any]) -> None:
+    request, code = _code(signed_in, vscode)
+    exchange_code(signed_in, request, code)
+
+    consumed = ConsumedCode.objects.get()
+
+    assert consumed.code_checksum == _checksum(code)
+    assert code not in str(consumed.__dict__)
+
+
+def test_expired_code_is_refused(signed_in: Client, vscode: dict[str, Any]) -> None:
+    request, code = _code(signed_in, vscode)
+    Grant.objects.update(expires=timezone.now())
+
+    response = exchange_code(signed_in, request, code)
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+
+
+def test_codes_expire_within_a_minute(signed_in: Client, vscode: dict[str, Any]) -> None:
+    before = timezone.now()
+    _code(signed_in, vscode)
+
+    assert Grant.objects.get().expires <= before + timedelta(seconds=61)
 
 
 def test_refresh_rotates_the_refresh_token(signed_in: Client, tokens: dict[str, Any]) -> None:
@@ -119,8 +153,31 @@ def test_refresh_without_resource_keeps_the_binding(signed_in: Client, tokens: d
     assert AccessToken.objects.get(user__isnull=False).resource == [MCP_URL]
 
 
-def test_replayed_refresh_token_revokes_the_whole_family(signed_in: Client, tokens: dict[str, Any]) -> None:
+def test_refresh_repeated_within_seconds_gets_the_same_answer(signed_in: Client, tokens: dict[str, Any]) -> None:
+    """Two windows of one client refreshing at once must not sign the user out."""
+    first = refresh(signed_in, tokens["client_id"], tokens["refresh_token"])
+    second = refresh(signed_in, tokens["client_id"], tokens["refresh_token"])
+
+    assert first.status_code == second.status_code == 200
+    assert second.json() == first.json()
+    assert refresh(signed_in, tokens["client_id"], first.json()["refresh_token"]).status_code == 200
+
+
+def test_kept_refresh_answer_is_encrypted(signed_in: Client, tokens: dict[str, Any]) -> None:
+    answer = refresh(signed_in, tokens["client_id"], tokens["refresh_token"]).json()
+
+    stored = bytes(RefreshReplay.objects.get().ciphertext)
+
+    assert answer["refresh_token"].encode() not in stored
+    assert answer["access_token"].encode() not in stored
+    assert RefreshReplay.objects.get().refresh_token_checksum == _checksum(tokens["refresh_token"])
+
+
+def test_replayed_refresh_token_after_the_window_revokes_the_whole_family(
+    signed_in: Client, tokens: dict[str, Any]
+) -> None:
     rotated = refresh(signed_in, tokens["client_id"], tokens["refresh_token"]).json()
+    RefreshReplay.objects.update(expires=timezone.now())
 
     replay = refresh(signed_in, tokens["client_id"], tokens["refresh_token"])
     after = refresh(signed_in, tokens["client_id"], rotated["refresh_token"])
@@ -129,6 +186,30 @@ def test_replayed_refresh_token_revokes_the_whole_family(signed_in: Client, toke
     assert replay.json()["error"] == "invalid_grant"
     assert after.status_code == 400
     assert not AccessToken.objects.filter(token_checksum=_checksum(rotated["access_token"])).exists()
+    assert AuditEvent.objects.filter(kind=AuditEvent.Kind.REFRESH_REUSE_DETECTED).exists()
+
+
+def test_kept_refresh_answer_is_not_given_to_another_client(signed_in: Client, tokens: dict[str, Any]) -> None:
+    refresh(signed_in, tokens["client_id"], tokens["refresh_token"])
+    other = signed_in.post(
+        "/register",
+        {"redirect_uris": ["http://127.0.0.1/"], "token_endpoint_auth_method": "none"},
+        content_type="application/json",
+    ).json()
+
+    response = refresh(signed_in, other["client_id"], tokens["refresh_token"])
+
+    assert response.status_code == 400
+    assert "access_token" not in response.json()
+
+
+def test_kept_refresh_answer_dies_with_the_tokens_it_holds(signed_in: Client, tokens: dict[str, Any]) -> None:
+    answer = refresh(signed_in, tokens["client_id"], tokens["refresh_token"]).json()
+    signed_in.post("/revoke", {"token": answer["refresh_token"], "client_id": tokens["client_id"]})
+
+    response = refresh(signed_in, tokens["client_id"], tokens["refresh_token"])
+
+    assert response.status_code == 400
 
 
 def test_refresh_by_another_client_is_refused(signed_in: Client, tokens: dict[str, Any]) -> None:
