@@ -6,6 +6,9 @@ from django.urls import include, path
 
 from oauthapp.pages import HomeView
 
+handler400 = "oauthapp.errors.bad_request"
+handler500 = "oauthapp.errors.server_error"
+
 urlpatterns = [
     path("", include("oauthapp.urls")),
     path("", HomeView.as_view(), name="home"),

@@ -3,11 +3,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from tests.oauth import CodeRequest, exchange_code, obtain_code, register
 
 PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Rate-limit counters live in the cache; every test starts with none."""
+    cache.clear()
 
 
 @pytest.fixture
