@@ -1,0 +1,58 @@
+"""Housekeeping for a server with open registration. Run it daily from cron:
+
+    17 3 * * *  cd /srv/mcpdemo && .venv/bin/python manage.py cleanup_oauth
+
+It removes dynamically registered clients that never obtained a token within
+``--unused-days`` days, then runs DOT's ``cleartokens`` (expired access tokens, grants,
+registration tokens and revoked refresh tokens), and forgets expired consumed codes
+and refresh answers. Blocked clients and clients created by an administrator are
+never removed automatically.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.core.management import BaseCommand, call_command
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
+
+from oauthapp.models import Application, Connection, ConsumedCode, RefreshReplay
+
+
+def abandoned_clients(older_than: timedelta) -> Any:
+    """Self-registered clients, unblocked, older than ``older_than``, that no user ever got a token for."""
+    user_tokens = get_access_token_model().objects.filter(application=OuterRef("pk"), user__isnull=False)
+    refresh_tokens = get_refresh_token_model().objects.filter(application=OuterRef("pk"))
+    grants = get_grant_model().objects.filter(application=OuterRef("pk"))
+    connections = Connection.objects.filter(application=OuterRef("pk"))
+    return Application.objects.filter(
+        registration_source=Application.RegistrationSource.DCR,
+        blocked_at__isnull=True,
+        created__lt=timezone.now() - older_than,
+    ).exclude(Exists(user_tokens) | Exists(refresh_tokens) | Exists(grants) | Exists(connections))
+
+
+class Command(BaseCommand):
+    help = "Remove abandoned self-registered clients and expired tokens, grants and replay records."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--unused-days", type=int, default=7, help="age of a client with no token (default 7)")
+        parser.add_argument("--dry-run", action="store_true", help="report what would be removed")
+
+    def handle(self, *args: Any, unused_days: int, dry_run: bool, **options: Any) -> None:
+        clients = abandoned_clients(timedelta(days=unused_days))
+        count = clients.count()
+        if dry_run:
+            self.stdout.write(f"would remove {count} abandoned client(s)")
+            return
+        clients.delete()
+        call_command("cleartokens", verbosity=options["verbosity"])
+        now = timezone.now()
+        codes, _ = ConsumedCode.objects.filter(expires__lt=now).delete()
+        replays, _ = RefreshReplay.objects.filter(expires__lt=now).delete()
+        self.stdout.write(
+            f"removed {count} abandoned client(s), {codes} consumed-code record(s), {replays} refresh answer(s)"
+        )

@@ -1,0 +1,52 @@
+"""Production settings: safe defaults, fail fast without secrets, and a clean deploy check."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.live_server import ROOT
+
+PRODUCTION = {
+    "DJANGO_SECRET_KEY": "x" * 50 + "production-like-secret-key-for-the-deploy-check",
+    "MCPDEMO_PUBLIC_URL": "https://mcp.example.com",
+}
+
+
+def _run(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "MCPDEMO_", "ALLOWED_HOSTS"))}
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_deploy_check_passes_without_warnings_in_production() -> None:
+    result = _run("manage.py", "check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_debug_is_off_and_cookies_are_secure_by_default() -> None:
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.DEBUG, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS > 0, s.ALLOWED_HOSTS)"
+    )
+    result = _run("-c", code, DJANGO_SETTINGS_MODULE="mcpdemo.settings", **PRODUCTION)
+
+    assert result.stdout.split(None, 4) == ["False", "True", "True", "True", "['mcp.example.com']\n"]
+
+
+def test_missing_secret_key_fails_fast() -> None:
+    result = _run("manage.py", "check", MCPDEMO_PUBLIC_URL="https://mcp.example.com")
+
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def test_missing_public_url_fails_fast_in_production() -> None:
+    result = _run("manage.py", "check", DJANGO_SECRET_KEY=PRODUCTION["DJANGO_SECRET_KEY"])
+
+    assert result.returncode != 0
+    assert "MCPDEMO_PUBLIC_URL must be set" in result.stderr
