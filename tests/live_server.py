@@ -53,8 +53,9 @@ def fresh_database(tmp_path: Path) -> Iterator[str]:
 class LiveServer:
     url: str
     env: dict[str, str]
-    process: subprocess.Popen
+    port: int
     log_path: Path
+    process: subprocess.Popen | None = None
 
     def manage(self, *args: str) -> str:
         result = subprocess.run(
@@ -64,6 +65,26 @@ class LiveServer:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def start(self) -> None:
+        with self.log_path.open("a") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "mcpdemo.asgi:application", "--host", "127.0.0.1",
+                 "--port", str(self.port), "--lifespan", "on"],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        _wait_until_up(self.url, self.process, self.log_path)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
 
 
 def _wait_until_up(url: str, process: subprocess.Popen, log_path: Path, timeout: float = 30) -> None:
@@ -102,21 +123,9 @@ def live_server(tmp_path: Path, users: dict[str, str], **extra_env: str) -> Iter
                  "--email", f"{username}@example.com"],
                 cwd=ROOT, env={**env, "DJANGO_SUPERUSER_PASSWORD": password}, check=True, capture_output=True,
             )  # fmt: skip
-        log_path = tmp_path / "server.log"
-        with log_path.open("w") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "mcpdemo.asgi:application", "--host", "127.0.0.1",
-                 "--port", str(port), "--lifespan", "on"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
+        server = LiveServer(f"http://127.0.0.1:{port}", env, port, tmp_path / "server.log")
         try:
-            _wait_until_up(url, process, log_path)
-            yield LiveServer(url, env, process, log_path)
+            server.start()
+            yield server
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            server.stop()
