@@ -79,7 +79,7 @@ def _check_optional_fields(data: dict[str, Any]) -> dict[str, Any]:
     for name in _TEXT_FIELDS:
         if name in data:
             value = data[name]
-            if not isinstance(value, str) or len(value) > MAX_TEXT_FIELD_LENGTH:
+            if not isinstance(value, str) or len(value) > MAX_TEXT_FIELD_LENGTH or "\x00" in value:
                 raise _metadata_error(f"{name} must be a string of at most {MAX_TEXT_FIELD_LENGTH} characters")
             stored[name] = value
     for name in _URL_FIELDS:
@@ -97,7 +97,7 @@ def _check_optional_fields(data: dict[str, Any]) -> dict[str, Any]:
         if (
             not isinstance(contacts, list)
             or len(contacts) > MAX_CONTACTS
-            or not all(isinstance(c, str) and len(c) <= MAX_TEXT_FIELD_LENGTH for c in contacts)
+            or not all(isinstance(c, str) and len(c) <= MAX_TEXT_FIELD_LENGTH and "\x00" not in c for c in contacts)
         ):
             raise _metadata_error(f"contacts must be an array of at most {MAX_CONTACTS} strings")
         stored["contacts"] = contacts

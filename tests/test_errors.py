@@ -6,7 +6,7 @@ from unittest import mock
 
 import httpx
 import pytest
-from django.db import OperationalError
+from django.db import DataError, OperationalError
 from django.test import Client
 
 from mcpdemo.asgi import build_application
@@ -101,3 +101,28 @@ async def test_database_outage_at_mcp_is_503_json() -> None:
     assert response.status_code == 503
     assert response.json()["error"] == "temporarily_unavailable"
     assert response.headers["retry-after"] == "5"
+
+
+@pytest.mark.parametrize("path", ["/token", "/revoke"])
+def test_nul_characters_in_parameters_are_a_bad_request(client: Client, path: str) -> None:
+    response = client.post(path, {"grant_type": "refresh_token", "refresh_token": "a\x00b", "token": "a\x00"})
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+
+
+def test_nul_characters_in_registration_metadata_are_refused(client: Client) -> None:
+    body = {"client_name": "a\x00b", "redirect_uris": ["http://127.0.0.1/"], "token_endpoint_auth_method": "none"}
+
+    response = client.post("/register", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_client_metadata"
+
+
+def test_a_value_the_database_cannot_store_is_a_bad_request_not_an_outage(quiet_client: Client) -> None:
+    with mock.patch("oauthapp.views.dot_views.TokenView.post", side_effect=DataError("value too long")):
+        response = quiet_client.post("/token", {"grant_type": "authorization_code"})
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
