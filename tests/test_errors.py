@@ -8,8 +8,11 @@ import httpx
 import pytest
 from django.db import DataError, OperationalError
 from django.test import Client
+from oauth2_provider.models import get_access_token_model
 
 from mcpdemo.asgi import build_application
+
+AccessToken = get_access_token_model()
 
 pytestmark = pytest.mark.django_db
 
@@ -126,3 +129,16 @@ def test_a_value_the_database_cannot_store_is_a_bad_request_not_an_outage(quiet_
 
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
+
+
+def test_outage_midway_through_a_refresh_leaves_nothing_half_written(signed_in: Client, tokens: dict) -> None:
+    quiet = Client(raise_request_exception=False)
+    form = {"grant_type": "refresh_token", "client_id": tokens["client_id"], "refresh_token": tokens["refresh_token"]}
+    with mock.patch("oauthapp.views.refresh_race.remember", side_effect=OperationalError("database is locked")):
+        failed = quiet.post("/token", form)
+
+    retried = quiet.post("/token", form)
+
+    assert failed.status_code == 503
+    assert retried.status_code == 200  # the rotation was rolled back with the failure
+    assert AccessToken.objects.filter(user__isnull=False).count() == 1

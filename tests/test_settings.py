@@ -50,3 +50,17 @@ def test_missing_public_url_fails_fast_in_production() -> None:
 
     assert result.returncode != 0
     assert "MCPDEMO_PUBLIC_URL must be set" in result.stderr
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout_and_immediate_transactions(tmp_path) -> None:
+    code = (
+        "import django; django.setup(); from django.db import connection as c; "
+        "cur = c.cursor(); cur.execute('PRAGMA journal_mode'); mode = cur.fetchone()[0]; "
+        "cur.execute('PRAGMA busy_timeout'); print(mode, cur.fetchone()[0], c.transaction_mode)"
+    )
+    result = _run(
+        "-c", code, DJANGO_SETTINGS_MODULE="mcpdemo.settings", DJANGO_DEBUG="1",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    )  # fmt: skip
+
+    assert result.stdout.split() == ["wal", "20000", "IMMEDIATE"], result.stderr
