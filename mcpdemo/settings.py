@@ -131,6 +131,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",  # users' passwords
+    "oauthapp.hashers.ClientSecretHasher",  # generated client secrets only (see the module)
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -239,6 +248,7 @@ OAUTH2_PROVIDER = {
     "DCR_REGISTRATION_TOKEN_EXPIRE_SECONDS": 30 * 24 * 3600,
     "OAUTH2_PROTECTED_RESOURCE_NAME": "mcpdemo MCP server",
     "OAUTH2_VALIDATOR_CLASS": "oauthapp.validator.MCPOAuth2Validator",
+    "CLIENT_SECRET_HASHER": "pbkdf2_sha256_client_secret",
 }
 
 # Per-client-address limits (django-ratelimit syntax, e.g. "30/h", "5/10m"); empty = off.
