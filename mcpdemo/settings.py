@@ -64,8 +64,16 @@ if MCPDEMO_PUBLIC_URL and urlsplit(MCPDEMO_PUBLIC_URL).hostname not in ALLOWED_H
 # http://localhost:6274). Requests without an Origin header (native clients) always pass.
 MCPDEMO_ALLOWED_ORIGINS = env_list("MCPDEMO_ALLOWED_ORIGINS")
 
-# Stateless MCP: any worker can serve any request (no Mcp-Session-Id state on the server).
-MCPDEMO_MCP_STATELESS = env_bool("MCPDEMO_MCP_STATELESS", False)
+# Shared, short-lived state (rate-limit counters, caches) lives in Redis when it is
+# configured, so every worker on every node agrees; otherwise in each process's memory.
+REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+
+# uvicorn worker processes per node (scripts/run-production passes it to --workers).
+MCPDEMO_WORKERS = env_int("MCPDEMO_WORKERS", 1)
+
+# Stateless MCP: any worker on any node can serve any request (no server-held
+# Mcp-Session-Id state). The default whenever several workers or nodes share the load.
+MCPDEMO_MCP_STATELESS = env_bool("MCPDEMO_MCP_STATELESS", MCPDEMO_WORKERS > 1 or bool(REDIS_URL))
 
 INSTALLED_APPS = [
     # mcpapp first: its runserver (ASGI, uvicorn) overrides Django's WSGI one.
@@ -120,6 +128,15 @@ DATABASES = {
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_POOL", False):
+    # Optional psycopg connection pool per worker (saves a connect per request; measure:
+    # under heavy lock contention it queues requests behind the pool).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env_int("DATABASE_POOL_MAX", 10),
+        "timeout": 10,
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside the single writer; IMMEDIATE takes the write lock at
     # BEGIN so two token requests queue instead of deadlocking on lock upgrade.
@@ -130,6 +147,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "mcpdemo"}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",  # users' passwords
@@ -266,11 +291,15 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 MCPDEMO_REFRESH_RACE_SECONDS = env_int("MCPDEMO_REFRESH_RACE_SECONDS", 30)
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").lower()  # "plain" or "json" (one object per line)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "mcpdemo.logs.JSONLinesFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # oauthlib logs codes and tokens in clear at DEBUG, and DOT request details:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -64,3 +65,51 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout_and_immediate_transactions(
     )  # fmt: skip
 
     assert result.stdout.split() == ["wal", "20000", "IMMEDIATE"], result.stderr
+
+
+def _settings_line(expression: str, **env: str) -> str:
+    code = f"import django; django.setup(); from django.conf import settings as s; print({expression})"
+    result = _run("-c", code, DJANGO_SETTINGS_MODULE="mcpdemo.settings", **PRODUCTION, **env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_redis_url_backs_the_cache_and_makes_mcp_stateless() -> None:
+    line = _settings_line(
+        "s.CACHES['default']['BACKEND'], s.CACHES['default']['LOCATION'], s.MCPDEMO_MCP_STATELESS",
+        REDIS_URL="redis://127.0.0.1:6379/3",
+    )
+
+    assert line == "django.core.cache.backends.redis.RedisCache redis://127.0.0.1:6379/3 True"
+
+
+def test_one_worker_without_redis_keeps_stateful_sessions_and_a_local_cache() -> None:
+    line = _settings_line("s.CACHES['default']['BACKEND'], s.MCPDEMO_MCP_STATELESS")
+
+    assert line == "django.core.cache.backends.locmem.LocMemCache False"
+
+
+def test_several_workers_default_to_stateless_mcp_unless_told_otherwise() -> None:
+    assert _settings_line("s.MCPDEMO_MCP_STATELESS", MCPDEMO_WORKERS="4") == "True"
+    assert _settings_line("s.MCPDEMO_MCP_STATELESS", MCPDEMO_WORKERS="4", MCPDEMO_MCP_STATELESS="0") == "False"
+
+
+def test_database_url_selects_postgresql() -> None:
+    line = _settings_line(
+        "s.DATABASES['default']['ENGINE'], s.DATABASES['default']['NAME']",
+        DATABASE_URL="postgres://u:p@db.internal:5432/mcp",
+    )
+
+    assert line == "django.db.backends.postgresql mcp"
+
+
+def test_json_log_format_writes_one_object_per_line() -> None:
+    code = (
+        "import django, json, logging; django.setup(); logging.getLogger('mcpdemo.test').warning('hello %s', 'world')"
+    )
+    result = _run("-c", code, DJANGO_SETTINGS_MODULE="mcpdemo.settings", LOG_FORMAT="json", **PRODUCTION)
+
+    entry = json.loads(result.stderr.strip().splitlines()[-1])
+    assert entry["message"] == "hello world"
+    assert entry["level"] == "WARNING"
+    assert entry["logger"] == "mcpdemo.test"
