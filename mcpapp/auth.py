@@ -3,7 +3,8 @@
 A token is accepted only if it is live (not expired, not revoked: DOT deletes a
 revoked access token), carries the ``mcp`` scope, belongs to an active user, and was
 issued for exactly this server's MCP resource (RFC 8707). There is no cache: a
-revocation takes effect on the very next request.
+revocation takes effect on the very next request. An accepted token also marks the
+user's connection to the client as used (at most once a minute).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from mcp.server.auth.provider import AccessToken as MCPAccessToken
 from mcp.server.mcpserver import Context
 from oauth2_provider.models import get_access_token_model
 
+from oauthapp import connections
+
 
 def check_token(token: str, resource: str, issuer: str) -> MCPAccessToken | None:
     """Return the MCP view of ``token`` if it may call ``resource``, else ``None``."""
@@ -31,10 +34,13 @@ def check_token(token: str, resource: str, issuer: str) -> MCPAccessToken | None
     user = access_token.user
     if user is None or not user.is_active or access_token.application is None:
         return None  # registration tokens and client-credentials tokens have no user
+    if access_token.application.is_blocked:
+        return None  # blocking revokes the tokens too; this covers the moment in between
     if not access_token.is_valid([settings.MCP_SCOPE]):
         return None
     if resource not in (access_token.resource or []):
         return None  # unbound tokens are not ours to accept
+    connections.note_use(user.pk, access_token.application_id)
     return MCPAccessToken(
         token=token,
         client_id=access_token.application.client_id,

@@ -24,7 +24,7 @@ from oauth2_provider.views.dynamic_client_registration import (
 )
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 
-from . import audit, public_url, refresh_race
+from . import audit, connections, public_url, refresh_race
 from .registration import ClientRegistration, RegistrationError, parse_registration, registration_response
 
 MAX_REGISTRATION_BODY_BYTES = 64 * 1024
@@ -103,7 +103,13 @@ class AuthorizationView(dot_views.AuthorizationView):
         request.GET = query
         if problem:
             return self._refuse(request, *problem)
-        return super().get(request, *args, **kwargs)
+        response = super().get(request, *args, **kwargs)
+        scheme = urlsplit(query.get("redirect_uri", "")).scheme.lower()
+        if response.status_code == 200 and scheme not in {"http", "https", ""}:
+            # Browsers apply the page's CSP form-action to the redirect that follows the
+            # form: allow the client's registered private-use scheme (e.g. cursor:).
+            response._csp_update = {"form-action": [f"{scheme}:"]}
+        return response
 
     def form_valid(self, form: Any) -> HttpResponse:
         # The hidden fields come back from the browser: pin the resource, recheck PKCE.
@@ -119,6 +125,49 @@ class AuthorizationView(dot_views.AuthorizationView):
         redirect_uri = context.get("redirect_uri") or ""
         context["redirect_host"] = _display_host(redirect_uri)
         return context
+
+    def create_authorization_response(self, request: HttpRequest, scopes: str, credentials: dict, allow: bool) -> Any:
+        """DOT's response to the user's decision, plus the connection and the audit trail."""
+        application = get_application_model().objects.filter(client_id=credentials.get("client_id", "")).first()
+        try:
+            result = super().create_authorization_response(request, scopes, credentials, allow)
+        except OAuthToolkitError:
+            if not allow:
+                audit.record(
+                    audit.Kind.CONSENT_DENIED,
+                    actor=audit.Actor.USER,
+                    request=request,
+                    actor_user=request.user,
+                    user=request.user,
+                    application=application,
+                    client_id=credentials.get("client_id", "")[:255],
+                )
+            raise
+        # Reached only when a code was issued: the client and redirect URI passed validation.
+        connections.remember_consent(request.user, application, scopes)
+        audit.record(
+            audit.Kind.CONSENT_GRANTED,
+            actor=audit.Actor.USER,
+            request=request,
+            actor_user=request.user,
+            user=request.user,
+            application=application,
+            scope=scopes,
+            redirect_host=_display_host(credentials.get("redirect_uri") or ""),
+        )
+        return result
+
+    def error_response(self, error: OAuthToolkitError, application: Any, **kwargs: Any) -> HttpResponse:
+        response = super().error_response(error, application, **kwargs)
+        if getattr(response, "context_data", None) is not None and self._client_is_blocked():
+            # DOT reports a blocked client as unknown; tell the person what happened.
+            response.context_data["client_blocked"] = True
+            response.status_code = 403
+        return response
+
+    def _client_is_blocked(self) -> bool:
+        client_id = self.request.GET.get("client_id") or self.request.POST.get("client_id") or ""
+        return get_application_model().objects.filter(client_id=client_id, blocked_at__isnull=False).exists()
 
     def redirect(self, redirect_to: str, application: Any) -> HttpResponse:
         return super().redirect(_add_iss_to_redirect(redirect_to, public_url.issuer(self.request)), application)
@@ -273,6 +322,15 @@ class RegistrationView(dot_views.DynamicClientRegistrationView):
         with transaction.atomic():
             application.save()
             registration_token = _issue_registration_token(application, None)
+            audit.record(
+                audit.Kind.CLIENT_REGISTERED,
+                actor=audit.Actor.CLIENT,
+                request=request,
+                application=application,
+                client_name=application.name,
+                client_type=application.client_type,
+                redirect_hosts=sorted({_display_host(uri) for uri in registration.redirect_uris}),
+            )
 
         body = _application_to_response(application, registration_token, request)
         body.update(registration_response(application, registration))

@@ -1,0 +1,80 @@
+"""A user's standing authorization of a client: recorded on consent, used on /mcp, revoked at will.
+
+Revoking goes through DOT's own token models: ``RefreshToken.revoke()`` marks the
+refresh token revoked (the tombstone reuse detection needs) and deletes the access
+token bound to it; access tokens left without a refresh token are deleted. The /mcp
+check reads the token table on every request, so a revocation is effective at once.
+The client's RFC 7592 registration token (no user) is left alone: the client stays
+registered and can ask the user again.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.cache import cache
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+
+from .models import Connection
+
+logger = logging.getLogger(__name__)
+
+# /mcp records a connection's last use at most this often (one UPDATE, not one per call).
+LAST_USED_RESOLUTION_SECONDS = 60
+
+
+def remember_consent(user: Any, application: Any, scope: str) -> Connection:
+    """Create or refresh the user's connection to ``application`` after they pressed Allow."""
+    connection, _created = Connection.objects.update_or_create(
+        user=user,
+        application=application,
+        defaults={"scope": scope, "last_authorized_at": timezone.now()},
+    )
+    return connection
+
+
+def revoke_tokens(application: Any, user: Any = None) -> int:
+    """Revoke every user token of ``application`` (of ``user`` only, if given); return how many."""
+    refresh_tokens = get_refresh_token_model().objects.filter(application=application, revoked__isnull=True)
+    access_tokens = get_access_token_model().objects.filter(application=application, user__isnull=False)
+    if user is not None:
+        refresh_tokens = refresh_tokens.filter(user=user)
+        access_tokens = access_tokens.filter(user=user)
+    with transaction.atomic():
+        revoked = access_tokens.count()
+        for refresh_token in refresh_tokens:
+            refresh_token.revoke()  # also deletes its access token
+            revoked += 1
+        # Access tokens whose refresh token was already rotated or revoked.
+        access_tokens.delete()
+    return revoked
+
+
+def disconnect(connection: Connection) -> int:
+    """Revoke the user's tokens for the connection's client and forget the connection."""
+    with transaction.atomic():
+        revoked = revoke_tokens(connection.application, user=connection.user)
+        connection.delete()
+    return revoked
+
+
+def forget_connections(application: Any) -> None:
+    """After an administrator revoked every token of a client, nobody is connected to it."""
+    Connection.objects.filter(application=application).delete()
+
+
+def note_use(user_id: int, application_id: int) -> None:
+    """Record that the connection was used now, at most once a minute (throttled in the cache).
+
+    Runs on the /mcp request path: it costs one cache lookup, and one UPDATE a minute per
+    connection. Bookkeeping never fails a request.
+    """
+    if not cache.add(f"mcpdemo:connection-used:{user_id}:{application_id}", 1, LAST_USED_RESOLUTION_SECONDS):
+        return
+    try:
+        Connection.objects.filter(user_id=user_id, application_id=application_id).update(last_used_at=timezone.now())
+    except DatabaseError:
+        logger.warning("could not record the last use of connection user=%s client=%s", user_id, application_id)
