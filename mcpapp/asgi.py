@@ -3,7 +3,9 @@
 The SDK's own Starlette app fixes the resource URL at start-up; ours is per request
 when ``MCPDEMO_PUBLIC_URL`` is unset (development), so this small layer does the
 checks in front of the SDK's ``StreamableHTTPSessionManager`` and hands it an
-authenticated scope (``scope["user"]``), which the SDK uses to bind sessions.
+authenticated scope (``scope["user"]``), which the SDK uses to bind sessions. A response
+that stays open (an SSE stream) re-checks its token every few seconds and ends once the
+token is revoked.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 
+import anyio
 from django.conf import settings
 from django.db import DatabaseError
 from django.http.request import split_domain_port, validate_host
@@ -20,7 +23,7 @@ from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.authentication import AuthCredentials
 from starlette.datastructures import Headers
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from oauthapp.public_url import MCP_PATH, PROTECTED_RESOURCE_METADATA_PATH, origin_for
 
@@ -29,6 +32,9 @@ from .server import create_mcp_server
 
 MCP_PATHS = frozenset({MCP_PATH, MCP_PATH + "/"})
 RETRY_AFTER_SECONDS = b"5"
+# How often a response still open (an SSE stream) re-checks its token: a revoked
+# token's stream ends within this many seconds (plus one database query).
+STREAM_RECHECK_SECONDS = 2.0
 logger = logging.getLogger(__name__)
 
 
@@ -127,7 +133,82 @@ class MCPEndpoint:
         scope["path"] = MCP_PATH
         scope["user"] = AuthenticatedUser(access_token)
         scope["auth"] = AuthCredentials(access_token.scopes)
-        await self.session_manager.handle_request(scope, receive, send)
+        await self._serve_while_authorized(scope, receive, send, token, origin)
+
+    async def _serve_while_authorized(
+        self, scope: Scope, receive: Receive, send: Send, token: str, origin: str
+    ) -> None:
+        """Serve the request; if it is still running after a few seconds (an SSE stream, a
+        long tool call), re-check its token every ``STREAM_RECHECK_SECONDS`` and end the
+        response once the token is revoked, expired or its user deactivated.
+
+        A short request finishes before the first check: it costs one sleeping task, and
+        no database query.
+        """
+        response = _ResponseProgress(send)
+        token_lost = False
+
+        async with anyio.create_task_group() as tasks:
+
+            async def watch_token() -> None:
+                nonlocal token_lost
+                while True:
+                    await anyio.sleep(STREAM_RECHECK_SECONDS)
+                    if not await self._still_authorized(token, origin):
+                        token_lost = True
+                        tasks.cancel_scope.cancel()
+                        return
+
+            tasks.start_soon(watch_token)
+            await self.session_manager.handle_request(scope, receive, response.send)
+            tasks.cancel_scope.cancel()
+
+        if token_lost:
+            user: AuthenticatedUser = scope["user"]
+            logger.info(
+                "ended an open /mcp response: its token is no longer valid (client=%s)", user.access_token.client_id
+            )
+            await response.finish(origin)
+
+    async def _still_authorized(self, token: str, origin: str) -> bool:
+        try:
+            return await verify_token(token, origin + MCP_PATH, origin) is not None
+        except DatabaseError:
+            # An outage is not a revocation: keep the stream, check again next time.
+            logger.warning("could not re-check the token of an open /mcp response: database unavailable")
+            return True
+
+
+class _ResponseProgress:
+    """Wraps ``send`` to know how far a response got, so it can be ended cleanly."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+        self.complete = False
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        elif message["type"] == "http.response.body" and not message.get("more_body", False):
+            self.complete = True
+        await self._send(message)
+
+    async def finish(self, origin: str) -> None:
+        """End a response whose token was revoked: close the body, or answer 401 if nothing was sent."""
+        if self.complete:
+            return
+        if not self.started:
+            description = "The access token was revoked or expired"
+            await _send_json(
+                self._send,
+                401,
+                {"error": "invalid_token", "error_description": description},
+                [(b"www-authenticate", _challenge(origin, "invalid_token", description).encode())],
+            )
+            return
+        with contextlib.suppress(OSError):  # the client may be gone already
+            await self._send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 def build_mcp_endpoint() -> MCPEndpoint:
