@@ -10,15 +10,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 
-import httpx2
 import pytest
-from mcp import Client
-from mcp.client.auth import OAuthClientProvider
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 
-from tests.browser import ScriptedUser
 from tests.live_server import LiveServer, live_server
+from tests.sdk_client import ISSUED_SECRETS, OAuthHarness
 
 pytestmark = pytest.mark.e2e
 
@@ -36,89 +31,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         yield running
 
 
-# Every credential the journeys obtain, to look for in the server's log afterwards.
-ISSUED_SECRETS: list[str] = []
-
-
-class MemoryStorage:
-    def __init__(self) -> None:
-        self.tokens: OAuthToken | None = None
-        self.client_info: OAuthClientInformationFull | None = None
-        self.token_history: list[OAuthToken] = []
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-        self.token_history.append(tokens)
-        ISSUED_SECRETS.extend(t for t in (tokens.access_token, tokens.refresh_token) if t)
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client_info
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client_info = client_info
-        if client_info.client_secret:
-            ISSUED_SECRETS.append(client_info.client_secret)
-
-
-class OAuthHarness:
-    """The SDK's OAuth provider wired to a scripted user instead of a browser."""
-
-    def __init__(self, server: LiveServer, auth_method: str | None, allow: bool = True) -> None:
-        self.user = ScriptedUser("alice", PASSWORD, allow)
-        self.storage = MemoryStorage()
-        self.redirects: list[str] = []
-        self.result: dict[str, str] = {}
-        metadata = {
-            "client_name": "e2e test client",
-            "redirect_uris": ["http://127.0.0.1:33418/"],
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-            "scope": "mcp",
-        }
-        if auth_method:
-            metadata["token_endpoint_auth_method"] = auth_method
-        self.provider = OAuthClientProvider(
-            server_url=server.url + "/mcp",
-            client_metadata=OAuthClientMetadata.model_validate(metadata),
-            storage=self.storage,
-            redirect_handler=self._redirect,
-            callback_handler=self._callback,
-        )
-
-    async def _redirect(self, authorization_url: str) -> None:
-        self.redirects.append(authorization_url)
-        self.result = await self.user.authorize(authorization_url)
-        if "code" in self.result:
-            ISSUED_SECRETS.append(self.result["code"])
-
-    async def _callback(self) -> AuthorizationCodeResult:
-        if "code" not in self.result:
-            raise PermissionError(self.result.get("error", "no code"))
-        return AuthorizationCodeResult(
-            code=self.result["code"], state=self.result.get("state"), iss=self.result.get("iss")
-        )
-
-    def client(self, server: LiveServer, mode: str) -> Client:
-        http = httpx2.AsyncClient(auth=self.provider, timeout=30)
-        return Client(streamable_http_client(server.url + "/mcp", http_client=http), mode=mode)
-
-
 @pytest.mark.parametrize(
     ("mode", "auth_method"),
     [("legacy", "none"), ("legacy", None), ("2026-07-28", "none")],
     ids=["handshake-era-public-client", "handshake-era-sdk-default-confidential", "2026-07-28-public-client"],
 )
 async def test_full_journey_with_the_sdk_client(server: LiveServer, mode: str, auth_method: str | None) -> None:
-    harness = OAuthHarness(server, auth_method)
+    harness = OAuthHarness(server.url, auth_method, PASSWORD)
     progress: list[float] = []
 
     async def on_progress(done: float, total: float | None, message: str | None) -> None:
         progress.append(done)
 
-    async with harness.client(server, mode) as client:
+    async with harness.client(mode) as client:
         tools = await client.list_tools()
         slug = await client.call_tool("slugify", {"text": "Ærøskøbing Straße"})
         countdown = await client.call_tool("countdown", {"seconds": 1}, progress_callback=on_progress)
@@ -140,7 +65,7 @@ async def test_full_journey_with_the_sdk_client(server: LiveServer, mode: str, a
 
     # Later: the access token has expired; the client refreshes without asking the user.
     await asyncio.sleep(ACCESS_TOKEN_SECONDS + 1)
-    async with harness.client(server, mode) as client:
+    async with harness.client(mode) as client:
         again = await client.call_tool("slugify", {"text": "Hello again, World!"})
 
     assert again.content[0].text == "hello-again-world"
@@ -150,10 +75,10 @@ async def test_full_journey_with_the_sdk_client(server: LiveServer, mode: str, a
 
 
 async def test_denied_consent_reaches_the_client_as_access_denied(server: LiveServer) -> None:
-    harness = OAuthHarness(server, "none", allow=False)
+    harness = OAuthHarness(server.url, "none", PASSWORD, allow=False)
 
     with pytest.raises(Exception):  # noqa: B017 - the SDK wraps the callback's error in its own types
-        async with harness.client(server, "legacy") as client:
+        async with harness.client("legacy") as client:
             await client.list_tools()
 
     assert harness.result["error"] == "access_denied"
