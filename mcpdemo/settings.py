@@ -273,6 +273,16 @@ OAUTH2_PROVIDER = {
     "DCR_REGISTRATION_TOKEN_EXPIRE_SECONDS": 30 * 24 * 3600,
     "OAUTH2_PROTECTED_RESOURCE_NAME": "mcpdemo MCP server",
     "OAUTH2_VALIDATOR_CLASS": "oauthapp.validator.MCPOAuth2Validator",
+    # Client ID Metadata Documents (VS Code prefers them when advertised). The fetch
+    # needs outbound HTTPS to the client's host; MCPDEMO_CIMD_ALLOWED_HOSTS limits which.
+    "CIMD_ENABLED": env_bool("MCPDEMO_CIMD_ENABLED", True),
+    "CIMD_METADATA_FETCHER": "oauthapp.cimd.MCPMetadataFetcher",
+    "CIMD_REGISTRATION_PERMISSION_CLASSES": (
+        ("oauth2_provider.cimd.HostAllowlistCIMDPermission",)
+        if env_list("MCPDEMO_CIMD_ALLOWED_HOSTS")
+        else ("oauth2_provider.cimd.AllowAllCIMDPermission",)
+    ),
+    "CIMD_ALLOWED_HOSTS": env_list("MCPDEMO_CIMD_ALLOWED_HOSTS"),
     "CLIENT_SECRET_HASHER": "pbkdf2_sha256_client_secret",
 }
 
