@@ -88,9 +88,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "oauth2_provider",
     "csp",
+    "corsheaders",
 ]
 
 MIDDLEWARE = [
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "oauthapp.ratelimit.RateLimitMiddleware",
@@ -236,6 +238,17 @@ CONTENT_SECURITY_POLICY = {
 # W008 warns that http redirect URIs are allowed. They are, on loopback only (RFC 8252
 # native apps such as VS Code need them): oauthapp.redirect_uris refuses http elsewhere.
 SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W008"]
+
+# Browser-based clients (MCP Inspector, vscode.dev) call discovery, registration, token
+# and revocation cross-origin. They carry no cookies, so any origin may; the authorization
+# endpoint (a page with the user's session) never answers cross-origin. /mcp does its own
+# CORS in mcpapp.asgi, limited to MCPDEMO_ALLOWED_ORIGINS.
+CORS_URLS_REGEX = r"^/(\.well-known/oauth-[a-z-]+(/mcp)?|token/?|revoke/?|register(/[^/]+)?/?)$"
+CORS_ALLOW_ALL_ORIGINS = True
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "mcp-protocol-version")
+CORS_EXPOSE_HEADERS = ("www-authenticate",)
+CORS_PREFLIGHT_MAX_AGE = 86400
 
 MCP_SCOPE = "mcp"
 
