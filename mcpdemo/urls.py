@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from mcpdemo import health
-from oauthapp.pages import ConnectedAppsView, DisconnectView, HomeView
+from oauthapp.pages import ConnectedAppsView, DisconnectView, HomeView, favicon
 
 handler400 = "oauthapp.errors.bad_request"
 handler500 = "oauthapp.errors.server_error"
@@ -18,6 +18,7 @@ urlpatterns = [
     path("connected-apps/", ConnectedAppsView.as_view(), name="connected-apps"),
     path("connected-apps/<int:pk>/disconnect", DisconnectView.as_view(), name="disconnect"),
     path("admin/", admin.site.urls),
+    path("favicon.ico", favicon),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
 ]

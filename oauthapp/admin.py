@@ -24,6 +24,7 @@ from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subq
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from oauth2_provider.models import (
@@ -44,12 +45,22 @@ AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
 Grant = get_grant_model()
 
+# How a client came to be known, as the filter offers it and (shorter) as the list shows it.
 REGISTRATION_KINDS = {
     Application.RegistrationSource.DCR: _("dynamic (unverified)"),
     Application.RegistrationSource.CIMD: _("metadata document"),
     Application.RegistrationSource.MANUAL: _("admin (trusted)"),
 }
+REGISTRATION_SHORT = {
+    Application.RegistrationSource.DCR: _("dynamic"),
+    Application.RegistrationSource.CIMD: _("metadata doc"),
+    Application.RegistrationSource.MANUAL: _("admin"),
+}
 NEVER_SHOWN = ("token", "token_checksum", "code")
+
+
+def _short_time(moment: Any) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else "–"
 
 
 def redirect_hosts(application: Any) -> list[str]:
@@ -109,17 +120,16 @@ class ActivityFilter(admin.SimpleListFilter):
 
 class ApplicationAdmin(dot_admin.ApplicationAdmin):
     list_display = (
-        "name",
-        "client_id",
+        "name_and_status",
+        "short_client_id",
         "client_type",
         "registration_kind",
         "redirect_hosts",
-        "created",
+        "created_on",
         "last_token_issued",
         "active_tokens",
-        "status",
     )
-    list_display_links = ("name", "client_id")
+    list_display_links = ("name_and_status", "short_client_id")
     list_filter = (RegistrationKindFilter, ActivityFilter, "client_type")
     search_fields = ("name", "client_id")
     ordering = ("-created",)
@@ -143,25 +153,38 @@ class ApplicationAdmin(dot_admin.ApplicationAdmin):
             .annotate(active_tokens=F("active_access") + F("active_refresh"))
         )
 
+    @admin.display(description=_("client ID"), ordering="client_id")
+    def short_client_id(self, application: Any) -> str:
+        # Generated IDs are 40 characters: show enough to tell them apart, the rest on hover.
+        client_id = application.client_id
+        if len(client_id) <= 16:
+            return client_id
+        return format_html('<span title="{}">{}…</span>', client_id, client_id[:12])
+
+    @admin.display(description=_("created"), ordering="created")
+    def created_on(self, application: Any) -> str:
+        return timezone.localtime(application.created).strftime("%Y-%m-%d")
+
     @admin.display(description=_("registered"), ordering="registration_source")
     def registration_kind(self, application: Any) -> str:
-        return str(REGISTRATION_KINDS.get(application.registration_source, application.registration_source))
+        return str(REGISTRATION_SHORT.get(application.registration_source, application.registration_source))
 
     @admin.display(description=_("redirect hosts"))
     def redirect_hosts(self, application: Any) -> str:
         return ", ".join(redirect_hosts(application))
 
     @admin.display(description=_("last token issued"), ordering="last_token_issued")
-    def last_token_issued(self, application: Any) -> Any:
-        return application.last_token_issued
+    def last_token_issued(self, application: Any) -> str:
+        return _short_time(application.last_token_issued)
 
     @admin.display(description=_("active tokens"), ordering="active_tokens")
     def active_tokens(self, application: Any) -> int:
         return application.active_tokens
 
-    @admin.display(description=_("status"), ordering="blocked_at")
-    def status(self, application: Any) -> str:
-        return str(_("blocked")) if application.is_blocked else str(_("active"))
+    @admin.display(description=_("name"), ordering="name")
+    def name_and_status(self, application: Any) -> str:
+        name = application.name or _("(no name)")
+        return format_html("{} <strong>· {}</strong>", name, _("blocked")) if application.is_blocked else name
 
     @admin.action(description=_("Revoke all tokens of the selected applications (they may sign in again)"))
     def revoke_all_tokens(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -433,6 +456,11 @@ class AuditEventAdmin(admin.ModelAdmin):
     def details(self, event: AuditEvent) -> str:
         return ", ".join(f"{key}: {value}" for key, value in sorted(event.detail.items()))
 
+
+admin.site.site_header = _("mcpdemo administration")
+admin.site.site_title = _("mcpdemo admin")
+admin.site.index_title = _("Clients, tokens and the audit log")
+admin.site.enable_nav_sidebar = False  # the lists are wide; the breadcrumbs suffice
 
 for model, model_admin in [
     (Application, ApplicationAdmin),

@@ -10,10 +10,17 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.templatetags.static import static
 from django.views.generic import ListView, TemplateView, View
 
 from . import audit, connections, public_url
 from .models import Connection
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico on every page, the admin's included."""
+    # Resolved per request: the hashed static name exists only after collectstatic.
+    return redirect(static("favicon.svg"))
 
 
 class HomeView(TemplateView):

@@ -78,6 +78,14 @@ def test_home_page_links_staff_to_the_admin(admin_client: Client) -> None:
     assert 'href="/admin/"' in html
 
 
+def test_favicon_is_served_from_our_static_files(client: Client) -> None:
+    response = client.get("/favicon.ico")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/static/favicon.svg"
+    assert client.get(response["Location"]).status_code == 200
+
+
 # --- Sign-in ------------------------------------------------------------------------
 
 
