@@ -1,0 +1,116 @@
+"""Refresh the README's screenshots: .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
+
+Starts a real server on a fresh database, registers a few well-known MCP clients, signs
+them in, blocks one, and photographs the home page, the consent page, Connected apps and
+the admin's application list with headless Chromium (Debian's /usr/bin/chromium), on a
+desktop and on a phone-sized window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.browser import ScriptedUser  # noqa: E402
+from tests.browser_harness import DESKTOP, PHONE, chromium, sign_in  # noqa: E402
+from tests.live_server import LiveServer, live_server  # noqa: E402
+from tests.oauth import (  # noqa: E402
+    CLAUDE_REGISTRATION,
+    CURSOR_REGISTRATION,
+    INSPECTOR_REGISTRATION,
+    VSCODE_REGISTRATION,
+    CodeRequest,
+)
+
+USERNAME, PASSWORD = "alice", "screenshots password 1"
+
+
+def register(server: LiveServer, body: dict) -> str:
+    return httpx.post(server.url + "/register", json=body).raise_for_status().json()["client_id"]
+
+
+def connect(server: LiveServer, client_id: str, redirect_uri: str) -> str:
+    """Sign in, allow, and exchange the code, as the client and its user would; the access token."""
+    request = CodeRequest(client_id, redirect_uri=redirect_uri, resource=server.url + "/mcp")
+    url = str(httpx.URL(server.url + "/authorize", params=request.params()))
+    code = asyncio.run(ScriptedUser(USERNAME, PASSWORD).authorize(url))["code"]
+    data = {
+        "grant_type": "authorization_code",
+        "client_id": client_id,
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "code_verifier": request.verifier,
+        "resource": server.url + "/mcp",
+    }
+    return httpx.post(server.url + "/token", data=data).raise_for_status().json()["access_token"]
+
+
+def use(server: LiveServer, access_token: str) -> None:
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "s", "version": "1"}},
+    }
+    headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json, text/event-stream"}
+    httpx.post(server.url + "/mcp", json=initialize, headers=headers).raise_for_status()
+
+
+def populate(server: LiveServer) -> str:
+    """A server with some history; returns the VS Code client's consent URL."""
+    vscode = register(server, VSCODE_REGISTRATION)
+    connect(server, vscode, "http://127.0.0.1:33418/")
+    use(server, connect(server, register(server, CLAUDE_REGISTRATION), "https://claude.ai/api/mcp/auth_callback"))
+    register(server, INSPECTOR_REGISTRATION)
+    cursor = register(server, CURSOR_REGISTRATION)
+    block = (
+        "from django.utils import timezone; from oauthapp.models import Application; "
+        f"Application.objects.filter(client_id='{cursor}').update(blocked_at=timezone.now())"
+    )
+    server.manage("shell", "-c", block)
+    request = CodeRequest(vscode, redirect_uri="http://127.0.0.1:33418/", resource=server.url + "/mcp")
+    return str(httpx.URL(server.url + "/authorize", params=request.params()))
+
+
+def photograph(server: LiveServer, consent_url: str, out: Path) -> list[Path]:
+    shots: list[Path] = []
+    for device, viewport, scale in [("desktop", DESKTOP, 1), ("phone", PHONE, 2)]:
+        with chromium(viewport, device_scale_factor=scale) as browser:
+            page = browser.new_page()
+            page.goto(server.url + "/accounts/login/")
+            sign_in(page, USERNAME, PASSWORD)
+            for name, url in [
+                ("home", server.url + "/"),
+                ("consent", consent_url),
+                ("connected-apps", server.url + "/connected-apps/"),
+                ("admin-applications", server.url + "/admin/oauthapp/application/"),
+            ]:
+                page.goto(url)
+                page.wait_for_load_state("networkidle")
+                path = out / f"{name}-{device}.png"
+                page.screenshot(path=str(path), full_page=True)
+                shots.append(path)
+    return shots
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp, live_server(Path(tmp), {USERNAME: PASSWORD}) as server:
+        consent_url = populate(server)
+        for path in photograph(server, consent_url, args.out):
+            sys.stdout.write(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}\n")
+
+
+if __name__ == "__main__":
+    main()
