@@ -66,8 +66,13 @@ class LoopbackServer:
     def origin(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def query(self, index: int = -1) -> dict[str, str]:
-        return {key: values[0] for key, values in parse_qs(urlsplit(self.requests[index]).query).items()}
+    def requests_to(self, path: str) -> list[str]:
+        """The URLs requested at ``path`` (the browser also asks for /favicon.ico)."""
+        return [url for url in self.requests if urlsplit(url).path == path]
+
+
+def query_of(url: str) -> dict[str, str]:
+    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
 
 
 @contextmanager

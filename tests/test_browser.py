@@ -15,7 +15,15 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page
 
-from tests.browser_harness import CHROMIUM, AuthorizationRequest, LoopbackServer, chromium, loopback_server, sign_in
+from tests.browser_harness import (
+    CHROMIUM,
+    AuthorizationRequest,
+    LoopbackServer,
+    chromium,
+    loopback_server,
+    query_of,
+    sign_in,
+)
 from tests.live_server import LiveServer, live_server
 
 pytestmark = [
@@ -61,11 +69,12 @@ def page(browser: BrowserContext) -> Page:
 
 
 def wait_for_callback(callback: LoopbackServer, seen: int, timeout: float = 10) -> dict[str, str]:
+    """The query of the next request to the client's redirect URI after ``seen`` earlier ones."""
     deadline = time.monotonic() + timeout
-    while len(callback.requests) <= seen:
+    while len(callback.requests_to("/callback")) <= seen:
         assert time.monotonic() < deadline, "the browser never reached the client's callback"
         time.sleep(0.05)
-    return callback.query()
+    return query_of(callback.requests_to("/callback")[seen])
 
 
 def consent_page(page: Page, request: AuthorizationRequest, username: str = "alice") -> None:
@@ -100,7 +109,7 @@ def test_sign_in_and_allow_lands_on_the_loopback_callback_with_a_code(
     assert "Use this server's MCP tools on your behalf" in page.inner_text(".scopes")
     assert "alice" in page.inner_text(".signed-in")
 
-    seen = len(callback.requests)
+    seen = len(callback.requests_to("/callback"))
     page.click("button[name=allow]")
     query = wait_for_callback(callback, seen)
 
@@ -118,7 +127,7 @@ def test_deny_lands_on_the_callback_with_access_denied(
     request = AuthorizationRequest.register(server.url, callback, "Denied Client")
     consent_page(page, request)
 
-    seen = len(callback.requests)
+    seen = len(callback.requests_to("/callback"))
     page.click("text=Deny")
     query = wait_for_callback(callback, seen)
 
@@ -213,7 +222,7 @@ def test_an_admin_revokes_a_token_and_the_next_mcp_call_gets_401(
 ) -> None:
     request = AuthorizationRequest.register(server.url, callback, "Revoked Client")
     consent_page(page, request)
-    seen = len(callback.requests)
+    seen = len(callback.requests_to("/callback"))
     page.click("button[name=allow]")
     tokens = request.exchange(wait_for_callback(callback, seen)["code"])
     assert mcp_initialize(server, tokens["access_token"]).status_code == 200
@@ -238,7 +247,7 @@ def test_a_user_disconnects_a_client_on_connected_apps(
 ) -> None:
     request = AuthorizationRequest.register(server.url, callback, "Disconnected Client")
     consent_page(page, request)
-    seen = len(callback.requests)
+    seen = len(callback.requests_to("/callback"))
     page.click("button[name=allow]")
     tokens = request.exchange(wait_for_callback(callback, seen)["code"])
 
