@@ -59,6 +59,14 @@ def _rpc_error(message: str) -> dict:
     return {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": message}}
 
 
+def _trim_field_values(scope: Scope) -> Scope:
+    """RFC 9110 §5.5: a field value excludes leading and trailing whitespace (SP and HTAB
+    only). h11 trims both ends, but httptools (uvicorn's parser when installed, and
+    production's) keeps trailing whitespace, so ``Mcp-Name: slugify `` would not match
+    the body's ``slugify`` in the SDK's header check."""
+    return {**scope, "headers": [(name, value.strip(b" \t")) for name, value in scope["headers"]]}
+
+
 def _challenge(origin: str, error: str | None = None, description: str | None = None) -> str:
     """RFC 6750 §3 challenge pointing at our RFC 9728 metadata (MCP authorization spec)."""
     params = [f'resource_metadata="{origin}{PROTECTED_RESOURCE_METADATA_PATH}"', f'scope="{settings.MCP_SCOPE}"']
@@ -83,6 +91,7 @@ class MCPEndpoint:
         return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope = _trim_field_values(scope)
         headers = Headers(scope=scope)
         host = headers.get("host", "")
         # DNS-rebinding defence: the Host must be ours and a browser Origin must be ours

@@ -29,6 +29,7 @@ class ScriptedUser:
         self.password = password
         self.allow = allow
         self.consent_pages: list[str] = []
+        self.redirects: list[str] = []  # where the browser was sent after consent (the client's redirect URI)
 
     async def authorize(self, authorization_url: str) -> dict[str, str]:
         """Return the query the client's redirect URI receives (code or error, state, iss)."""
@@ -50,4 +51,5 @@ class ScriptedUser:
             response = await browser.post(consent_url, data=form, headers={"Referer": consent_url})
             assert response.status_code == 302, response.text
             location = response.headers["location"]
+            self.redirects.append(location)
         return {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}

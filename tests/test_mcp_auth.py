@@ -448,6 +448,18 @@ async def test_modern_tools_call_with_a_valid_token_succeeds(access_token: str) 
     assert result["content"] == [{"type": "text", "text": "hello-world"}]
 
 
+async def test_routing_header_values_are_compared_without_surrounding_whitespace(access_token: str) -> None:
+    """RFC 9110 §5.5: ``Mcp-Name: " slugify\t"`` names ``slugify``. uvicorn's httptools parser
+    keeps trailing whitespace (h11 does not), so /mcp trims it before the SDK compares."""
+    async with serving() as http:
+        response = await modern_request(
+            http, "tools/call", {"name": "slugify", "arguments": {"text": "Hello"}}, access_token, " slugify\t"
+        )
+
+    assert response.status_code == 200, response.text
+    assert rpc_message(response)["result"]["content"] == [{"type": "text", "text": "hello"}]
+
+
 async def test_modern_tools_list_with_a_valid_token_succeeds(access_token: str) -> None:
     async with serving() as http:
         response = await modern_request(http, "tools/list", {}, access_token)
