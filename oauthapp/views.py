@@ -8,7 +8,7 @@ import re
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import SuspiciousOperation, ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
@@ -112,6 +112,9 @@ class AuthorizationView(dot_views.AuthorizationView):
         return response
 
     def form_valid(self, form: Any) -> HttpResponse:
+        if not get_application_model().objects.filter(client_id=form.cleaned_data.get("client_id") or "").exists():
+            # Only a tampered form names an unknown client; DOT would fail with DoesNotExist (500).
+            raise SuspiciousOperation("consent form for an unknown client")
         # The hidden fields come back from the browser: pin the resource, recheck PKCE.
         form.cleaned_data["resource"] = public_url.mcp_resource(self.request)
         if form.cleaned_data.get("code_challenge_method") != "S256" or not _S256_CHALLENGE.match(

@@ -8,7 +8,12 @@ import pytest
 from django.db import connection as db_connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_application_model,
+    get_grant_model,
+    get_refresh_token_model,
+)
 
 from mcpapp.auth import check_token
 from oauthapp.models import AuditEvent, Connection
@@ -18,6 +23,7 @@ from tests.oauth import (
     LOOPBACK_REDIRECT,
     MCP_URL,
     CodeRequest,
+    consent_form_data,
     exchange_code,
     obtain_code,
     refresh,
@@ -28,6 +34,7 @@ pytestmark = pytest.mark.django_db
 Application = get_application_model()
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
+Grant = get_grant_model()
 
 APPLICATIONS = "/admin/oauthapp/application/"
 ACCESS_TOKENS = "/admin/oauth2_provider/accesstoken/"
@@ -191,6 +198,20 @@ def test_block_revokes_the_tokens_and_refuses_new_authorizations_and_refreshes(
     refreshed = refresh(signed_in, tokens["client_id"], tokens["refresh_token"])
     assert refreshed.status_code == 401
     assert refreshed.json()["error"] == "invalid_client"
+
+
+def test_a_client_blocked_while_the_user_reads_the_consent_page_gets_access_denied(
+    admin_client: Client, signed_in: Client, vscode: dict[str, Any]
+) -> None:
+    page = signed_in.get("/authorize", CodeRequest(vscode["client_id"]).params())
+
+    run_action(admin_client, APPLICATIONS, "block", Application.objects.get(client_id=vscode["client_id"]))
+    response = signed_in.post("/authorize", consent_form_data(page))
+
+    assert response.status_code == 403
+    assert "Location" not in response
+    assert "Access denied" in response.content.decode()
+    assert not Grant.objects.exists()
 
 
 def test_a_blocked_client_cannot_exchange_a_code_it_got_before(

@@ -44,7 +44,9 @@ INITIALIZE = {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with live_server(tmp_path_factory.mktemp("browser"), {"alice": PASSWORD, "bob": PASSWORD}) as running:
+    users = {"alice": PASSWORD, "bob": PASSWORD}
+    # Every test signs in again: lift the per-address sign-in limit (10/m) above what they need.
+    with live_server(tmp_path_factory.mktemp("browser"), users, MCPDEMO_RATE_LIMIT_LOGIN="200/m") as running:
         yield running
 
 

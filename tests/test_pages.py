@@ -12,7 +12,7 @@ from django.test import Client
 from oauth2_provider.models import get_application_model
 
 from tests.conftest import PASSWORD
-from tests.oauth import CURSOR_REGISTRATION, LOOPBACK_REDIRECT, CodeRequest, register
+from tests.oauth import CURSOR_REGISTRATION, LOOPBACK_REDIRECT, CodeRequest, consent_form_data, register
 
 pytestmark = pytest.mark.django_db
 Application = get_application_model()
@@ -244,6 +244,20 @@ def test_the_invalid_request_page_escapes_what_the_client_sent(signed_in: Client
     assert "<svg" not in html
     assert "cannot be completed" in html
     assert_not_frameable(response)
+
+
+def test_a_tampered_consent_form_naming_an_unknown_client_is_a_bad_request(
+    signed_in: Client, vscode: dict, settings: Any
+) -> None:
+    settings.DEBUG = False
+    page = signed_in.get("/authorize", CodeRequest(vscode["client_id"]).params())
+    data = consent_form_data(page) | {"client_id": "no-such-client"}
+
+    response = signed_in.post("/authorize", data)
+
+    assert response.status_code == 400
+    assert "Location" not in response
+    assert "could not be understood" in response.content.decode()
 
 
 def test_unknown_client_page_explains_and_links_home(signed_in: Client) -> None:
