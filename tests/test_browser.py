@@ -202,10 +202,16 @@ def test_pages_load_without_content_security_policy_violations(
     request = AuthorizationRequest.register(server.url, callback, "CSP Check Client")
 
     consent_page(page, request)
-    for path in ["/", "/connected-apps/", "/admin/", "/admin/oauthapp/application/", "/admin/oauthapp/auditevent/"]:
+    admin_lists = ["oauthapp/application", "oauthapp/auditevent", "oauth2_provider/accesstoken"]
+    for path in ["/", "/connected-apps/", "/admin/", *(f"/admin/{name}/" for name in admin_lists)]:
         page.goto(server.url + path)
         page.wait_for_load_state("load")
+    page.goto(f"{server.url}/admin/oauthapp/application/?q={request.client_id}")
+    with page.expect_navigation():
+        page.click("#result_list tbody tr a")  # the change form, with DOT's application_form.js
+    page.wait_for_load_state("load")
 
+    assert "CSP Check Client" in page.inner_text("#content")
     assert problems == []
 
 
