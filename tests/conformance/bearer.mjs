@@ -51,5 +51,6 @@ function targetOrigin([first, second]) {
   if (typeof first === "string" || first instanceof URL) return new URL(first).origin;
   const options = { ...first, ...(typeof second === "object" ? second : {}) };
   const host = options.hostname ?? options.host ?? "localhost";
-  return `${options.protocol ?? "http:"}//${host.includes(":") ? `[${host}]` : host}${options.port ? `:${options.port}` : ""}`;
+  const port = options.port ? `:${options.port}` : "";
+  return `${options.protocol ?? "http:"}//${host.includes(":") ? `[${host}]` : host}${port}`;
 }

@@ -24,7 +24,8 @@ const [serverUrl, username, password] = [
   process.argv[4] ?? process.env.MCPDEMO_PASSWORD,
 ];
 if (!serverUrl || !username || !password) {
-  console.error("usage: node oauth_client.mjs <server-url> <username> [password]  (or MCPDEMO_URL, MCPDEMO_USERNAME, MCPDEMO_PASSWORD)");
+  console.error("usage: node oauth_client.mjs <server-url> <username> [password]");
+  console.error("   or: MCPDEMO_URL, MCPDEMO_USERNAME, MCPDEMO_PASSWORD in the environment");
   process.exit(2);
 }
 const mcpUrl = new URL("/mcp", serverUrl);
@@ -105,7 +106,7 @@ class ScriptedOAuthProvider {
     const { tokens, savedAt } = this.savedTokens.at(-1);
     const expiresAt = savedAt + tokens.expires_in * 1000;
     if (tokens.expires_in <= MAX_WAIT_FOR_EXPIRY_SECONDS) {
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt - Date.now()) + 1000));
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt - Date.now()) + 300));
       return "waited for expiry";
     }
     this.staleAccessToken = randomBytes(20).toString("base64url");
@@ -137,13 +138,14 @@ class Browser {
   }
 }
 
-const unescapeHtml = (text) =>
-  text.replace(/&(amp|lt|gt|quot|#x27|#39);/g, (_, entity) => ({ amp: "&", lt: "<", gt: ">", quot: '"', "#x27": "'", "#39": "'" })[entity]);
+const ENTITIES = { amp: "&", lt: "<", gt: ">", quot: '"', "#x27": "'", "#39": "'" };
+const unescapeHtml = (text) => text.replace(/&(amp|lt|gt|quot|#x27|#39);/g, (_, entity) => ENTITIES[entity]);
 
 function hiddenInputs(html) {
   const fields = {};
   for (const [tag] of html.matchAll(/<input\b[^>]*>/gi)) {
-    const attrs = Object.fromEntries([...tag.matchAll(/(\w+)="([^"]*)"/g)].map(([, key, value]) => [key.toLowerCase(), unescapeHtml(value)]));
+    const attrs = {};
+    for (const [, key, value] of tag.matchAll(/(\w+)="([^"]*)"/g)) attrs[key.toLowerCase()] = unescapeHtml(value);
     if (attrs.type === "hidden" && attrs.name) fields[attrs.name] = attrs.value ?? "";
   }
   return fields;
@@ -187,7 +189,17 @@ const sdkVersion = JSON.parse(
 ).version;
 const provider = new ScriptedOAuthProvider();
 const client = new Client({ name: "mcpdemo-typescript-e2e", version: "1.0.0" });
-const newTransport = () => new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider, fetch: observedFetch });
+// When the access token expires, the server also ends the open GET event stream, and the SDK
+// reconnects it (and may refresh for it too). Its first reconnection waits 3 s instead of 1 s so
+// that the tool call after expiry is what meets the 401 and makes the SDK refresh.
+const reconnectionOptions = {
+  initialReconnectionDelay: 3000,
+  maxReconnectionDelay: 30000,
+  reconnectionDelayGrowFactor: 1.5,
+  maxRetries: 2,
+};
+const newTransport = () =>
+  new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider, fetch: observedFetch, reconnectionOptions });
 
 let transport = newTransport();
 let firstConnectError;
