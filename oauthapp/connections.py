@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 # /mcp records a connection's last use at most this often (one UPDATE, not one per call).
 LAST_USED_RESOLUTION_SECONDS = 60
+MAX_REVOKE_PASSES = 5
 
 
 def remember_consent(user: Any, application: Any, scope: str) -> Connection:
@@ -45,9 +46,15 @@ def revoke_tokens(application: Any, user: Any = None) -> int:
         access_tokens = access_tokens.filter(user=user)
     with transaction.atomic():
         revoked = access_tokens.count()
-        for refresh_token in refresh_tokens:
-            refresh_token.revoke()  # also deletes its access token
-            revoked += 1
+        # A refresh racing with us can rotate a token while we wait for its row lock; its
+        # successor is committed by then, so look again until nothing live is left.
+        for _pass in range(MAX_REVOKE_PASSES):
+            live = list(refresh_tokens.all())  # a fresh query each pass, not the cache
+            if not live:
+                break
+            for refresh_token in live:
+                refresh_token.revoke()  # also deletes its access token
+                revoked += 1
         # Access tokens whose refresh token was already rotated or revoked.
         access_tokens.delete()
     return revoked

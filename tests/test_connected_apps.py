@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.core.cache import cache
@@ -178,6 +179,24 @@ def test_disconnect_also_revokes_tokens_from_earlier_consents(signed_in: Client,
     assert not use_mcp(tokens["access_token"])
     assert not use_mcp(second["access_token"])
     assert not RefreshToken.objects.filter(revoked__isnull=True).exists()
+
+
+def test_a_refresh_token_rotated_while_disconnecting_is_revoked_too(signed_in: Client, tokens: dict[str, Any]) -> None:
+    real_revoke = RefreshToken.revoke
+    racing: dict[str, Any] = {}
+
+    def revoke_after_a_racing_refresh(token: Any) -> None:
+        if not racing:  # the client refreshed just before we got the row: a successor exists
+            racing["started"] = True
+            racing["tokens"] = refresh(Client(), tokens["client_id"], tokens["refresh_token"]).json()
+        real_revoke(token)
+
+    with mock.patch.object(RefreshToken, "revoke", revoke_after_a_racing_refresh):
+        _disconnect(signed_in)
+
+    assert "refresh_token" in racing["tokens"]
+    assert not RefreshToken.objects.filter(revoked__isnull=True).exists()
+    assert not use_mcp(racing["tokens"]["access_token"])
 
 
 def test_disconnect_leaves_other_users_and_the_client_registration_alone(
