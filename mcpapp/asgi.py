@@ -55,6 +55,47 @@ async def _send_json(send: Send, status: int, body: dict, headers: list[tuple[by
     await send({"type": "http.response.body", "body": payload})
 
 
+CORS_ALLOW_HEADERS = (
+    b"authorization, content-type, accept, mcp-protocol-version, mcp-session-id, last-event-id, mcp-method, mcp-name"
+)
+CORS_EXPOSE_HEADERS = b"www-authenticate, mcp-session-id, mcp-protocol-version"
+
+
+def _cors_headers(request_origin: str) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"access-control-allow-origin", request_origin.encode("latin-1")),
+        (b"access-control-expose-headers", CORS_EXPOSE_HEADERS),
+        (b"vary", b"Origin"),
+    ]
+
+
+async def _send_preflight(send: Send, request_origin: str) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 204,
+            "headers": [
+                *_cors_headers(request_origin),
+                (b"access-control-allow-methods", b"GET, POST, DELETE, OPTIONS"),
+                (b"access-control-allow-headers", CORS_ALLOW_HEADERS),
+                (b"access-control-max-age", b"86400"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": b""})
+
+
+def _with_cors_headers(send: Send, request_origin: str) -> Send:
+    extra = _cors_headers(request_origin)
+
+    async def send_with_cors(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return send_with_cors
+
+
 def _rpc_error(message: str) -> dict:
     return {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": message}}
 
@@ -104,6 +145,12 @@ class MCPEndpoint:
         if request_origin and request_origin != origin and request_origin not in settings.MCPDEMO_ALLOWED_ORIGINS:
             await _send_json(send, 403, _rpc_error("Invalid Origin header"))
             return
+        if request_origin:
+            # A browser client from an allowed origin (e.g. MCP Inspector): CORS.
+            if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
+                await _send_preflight(send, request_origin)
+                return
+            send = _with_cors_headers(send, request_origin)
 
         authorization = headers.get("authorization", "")
         scheme, _, token = authorization.partition(" ")

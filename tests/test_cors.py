@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from django.test import Client
 
+from mcpdemo.asgi import build_application
 from tests.oauth import VSCODE_REGISTRATION
 
 pytestmark = pytest.mark.django_db
@@ -64,3 +66,56 @@ def test_authorization_endpoint_never_answers_cross_origin(client: Client, metho
 
 def test_pages_do_not_answer_cross_origin(client: Client) -> None:
     assert "Access-Control-Allow-Origin" not in client.get("/", HTTP_ORIGIN="https://evil.example")
+
+
+# /mcp answers browsers only from its own origin or MCPDEMO_ALLOWED_ORIGINS.
+
+
+async def _mcp(method: str, headers: dict[str, str]) -> httpx.Response:
+    app = build_application()
+    async with (
+        app.mcp_endpoint.lifespan(),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http,
+    ):
+        return await http.request(method, "/mcp", headers=headers, content=b"{}" if method == "POST" else None)
+
+
+PREFLIGHT = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization, mcp-session-id"}
+
+
+async def test_mcp_preflight_from_an_allowed_origin(settings) -> None:
+    settings.MCPDEMO_ALLOWED_ORIGINS = [INSPECTOR]
+
+    response = await _mcp("OPTIONS", {"Origin": INSPECTOR, **PREFLIGHT})
+
+    assert response.status_code == 204
+    assert response.headers["access-control-allow-origin"] == INSPECTOR
+    allowed = response.headers["access-control-allow-headers"]
+    for header in ("authorization", "content-type", "mcp-protocol-version", "mcp-session-id", "last-event-id"):
+        assert header in allowed
+    assert "mcp-method" in allowed and "mcp-name" in allowed
+
+
+async def test_mcp_preflight_from_a_foreign_origin_is_refused() -> None:
+    response = await _mcp("OPTIONS", {"Origin": "https://evil.example", **PREFLIGHT})
+
+    assert response.status_code == 403
+    assert "access-control-allow-origin" not in response.headers
+
+
+async def test_mcp_challenge_is_readable_by_an_allowed_browser_client(settings) -> None:
+    settings.MCPDEMO_ALLOWED_ORIGINS = [INSPECTOR]
+
+    response = await _mcp("POST", {"Origin": INSPECTOR, "Content-Type": "application/json"})
+
+    assert response.status_code == 401
+    assert response.headers["access-control-allow-origin"] == INSPECTOR
+    exposed = response.headers["access-control-expose-headers"]
+    assert "www-authenticate" in exposed and "mcp-session-id" in exposed
+
+
+async def test_mcp_without_origin_sends_no_cors_headers() -> None:
+    response = await _mcp("POST", {"Content-Type": "application/json"})
+
+    assert response.status_code == 401
+    assert "access-control-allow-origin" not in response.headers
