@@ -14,7 +14,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import DatabaseError, connection
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken as MCPAccessToken
 from mcp.server.mcpserver import Context
@@ -53,11 +53,14 @@ def check_token(token: str, resource: str, issuer: str) -> MCPAccessToken | None
 
 
 def _check_token_and_release(token: str, resource: str, issuer: str) -> MCPAccessToken | None:
+    # Each executor thread keeps its database connection between checks: reconnecting
+    # (and SQLite's PRAGMAs) per request cost more than the query itself (2.0 vs 0.75 ms
+    # of CPU). A connection that failed is dropped, so the next check reconnects.
     try:
         return check_token(token, resource, issuer)
-    finally:
-        # Outside Django's request cycle nobody else returns the connection.
-        close_old_connections()
+    except DatabaseError:
+        connection.close()
+        raise
 
 
 verify_token = sync_to_async(_check_token_and_release, thread_sensitive=False)

@@ -62,7 +62,9 @@ def test_vscode_document_works_although_it_lists_the_device_code_grant(signed_in
 
     assert page.status_code == 200
     # The document's host is the client's identity on the consent page.
-    assert 'title="Described by a metadata document published by vscode.dev.">vscode.dev</span>' in page.content.decode()
+    assert (
+        'title="Described by a metadata document published by vscode.dev.">vscode.dev</span>' in page.content.decode()
+    )
     assert token.status_code == 200
     application = Application.objects.get(client_id=VSCODE_ID)
     assert application.registration_source == "cimd"
