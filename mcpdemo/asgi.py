@@ -18,18 +18,22 @@ django_application = get_asgi_application()
 from starlette.types import Receive, Scope, Send  # noqa: E402
 
 from mcpapp.asgi import MCP_PATHS, MCPEndpoint, build_mcp_endpoint  # noqa: E402
+from mcpdemo.metadata_cache import DiscoveryCache  # noqa: E402
 
 
 class Router:
     def __init__(self, django_app, mcp_endpoint: MCPEndpoint) -> None:
         self.django_app = django_app
         self.mcp_endpoint = mcp_endpoint
+        self.discovery = DiscoveryCache(django_app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "http" and scope["path"] in MCP_PATHS:
             await self.mcp_endpoint(scope, receive, send)
+        elif DiscoveryCache.handles(scope):
+            await self.discovery(scope, receive, send)
         else:
             await self.django_app(scope, receive, send)
 
