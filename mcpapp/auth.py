@@ -9,53 +9,101 @@ user's connection to the client as used (at most once a minute).
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import DatabaseError, connection
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken as MCPAccessToken
 from mcp.server.mcpserver import Context
-from oauth2_provider.models import get_access_token_model
+from oauth2_provider.models import get_access_token_model, get_application_model
 
 from oauthapp import connections
 
 
+@functools.cache
+def _token_query(vendor: str) -> str:
+    """The one query behind a token check, written from the models' metadata.
+
+    Built once per database backend: the ORM spent ~0.8 ms of CPU compiling this
+    select_related() query on every /mcp request, ten times the query itself. Expiry, the
+    client's block and the user's ``is_active`` are decided in SQL; scope and resource
+    (JSON) in Python.
+    """
+    qn = connection.ops.quote_name
+    token, client, user = get_access_token_model(), get_application_model(), get_user_model()
+
+    def col(model: Any, alias: str, name: str) -> str:
+        return f"{alias}.{qn(model._meta.get_field(name).column)}"
+
+    user_pk = col(user, "u", user._meta.pk.name)
+    columns = [
+        col(token, "t", "scope"),
+        col(token, "t", "resource"),
+        col(token, "t", "expires"),
+        col(token, "t", "application"),
+        col(client, "a", "client_id"),
+        user_pk,
+        col(user, "u", user.USERNAME_FIELD),
+    ]
+    # Only names from the models' metadata go into the text; values are parameters.
+    return (
+        f"SELECT {', '.join(columns)} FROM {qn(token._meta.db_table)} t"  # noqa: S608
+        f" JOIN {qn(client._meta.db_table)} a ON {col(client, 'a', 'id')} = {col(token, 't', 'application')}"
+        f" JOIN {qn(user._meta.db_table)} u ON {user_pk} = {col(token, 't', 'user')}"
+        f" WHERE {col(token, 't', 'token_checksum')} = %s AND {col(token, 't', 'expires')} > %s"
+        f" AND {col(client, 'a', 'blocked_at')} IS NULL AND {col(user, 'u', 'is_active')}"
+    )
+
+
 def check_token(token: str, resource: str, issuer: str) -> MCPAccessToken | None:
-    """Return the MCP view of ``token`` if it may call ``resource``, else ``None``."""
-    AccessToken = get_access_token_model()
+    """Return the MCP view of ``token`` if it may call ``resource``, else ``None``.
+
+    Registration and client-credentials tokens have no user, so the join leaves them out;
+    a blocked client's tokens are revoked when it is blocked, and the ``blocked_at`` test
+    covers the moment in between.
+    """
     checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
-    try:
-        access_token = AccessToken.objects.select_related("user", "application").get(token_checksum=checksum)
-    except AccessToken.DoesNotExist:
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(_token_query(connection.vendor), [checksum, now])
+        row = cursor.fetchone()
+    if row is None:
         return None
-    user = access_token.user
-    if user is None or not user.is_active or access_token.application is None:
-        return None  # registration tokens and client-credentials tokens have no user
-    if access_token.application.is_blocked:
-        return None  # blocking revokes the tokens too; this covers the moment in between
-    if not access_token.is_valid([settings.MCP_SCOPE]):
+    scope, resources, expires, application_id, client_id, user_id, username = row
+    if settings.MCP_SCOPE not in scope.split():
         return None
-    if resource not in (access_token.resource or []):
+    if isinstance(resources, str):  # SQLite's JSON is text; psycopg may hand it over decoded
+        resources = json.loads(resources)
+    if not isinstance(resources, list) or resource not in resources:
         return None  # unbound tokens are not ours to accept
-    connections.note_use(user.pk, access_token.application_id)
+    if isinstance(expires, str):  # SQLite: naive UTC text
+        expires = parse_datetime(expires).replace(tzinfo=UTC)
+    connections.note_use(user_id, application_id)
     return MCPAccessToken(
         token=token,
-        client_id=access_token.application.client_id,
-        scopes=access_token.scope.split(),
-        expires_at=int(access_token.expires.timestamp()),
+        client_id=client_id,
+        scopes=scope.split(),
+        expires_at=int(expires.timestamp()),
         resource=resource,
-        subject=str(user.pk),  # binds MCP sessions to the user, not just the client
-        claims={"iss": issuer, "username": user.get_username()},
+        subject=str(user_id),  # binds MCP sessions to the user, not just the client
+        claims={"iss": issuer, "username": username},
     )
 
 
 def _check_token_and_release(token: str, resource: str, issuer: str) -> MCPAccessToken | None:
-    # Each executor thread keeps its database connection between checks: reconnecting
-    # (and SQLite's PRAGMAs) per request cost more than the query itself (2.0 vs 0.75 ms
-    # of CPU). A connection that failed is dropped, so the next check reconnects.
+    # The checking thread keeps its database connection between checks: reconnecting (and
+    # SQLite's PRAGMAs) per request cost more than the query itself (2.0 vs 0.75 ms of
+    # CPU). A connection that failed is dropped, so the next check reconnects.
     try:
         return check_token(token, resource, issuer)
     except DatabaseError:
@@ -63,7 +111,16 @@ def _check_token_and_release(token: str, resource: str, issuer: str) -> MCPAcces
         raise
 
 
-verify_token = sync_to_async(_check_token_and_release, thread_sensitive=False)
+# Token checks run on their own small pool, not through sync_to_async on the shared
+# executor: its per-call context copying and several threads contending for the GIL cost
+# more CPU than the indexed lookup itself (tools/call 7.2 → 4.6 ms of CPU in bench/run).
+_checker = ThreadPoolExecutor(max_workers=settings.MCPDEMO_TOKEN_CHECK_THREADS, thread_name_prefix="token-check")
+
+
+async def verify_token(token: str, resource: str, issuer: str) -> MCPAccessToken | None:
+    """``check_token`` off the event loop, on a checking thread with a kept connection."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_checker, _check_token_and_release, token, resource, issuer)
 
 
 def current_user_id(ctx: Context) -> int | None:

@@ -6,6 +6,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from oauthapp import connections
 from tests.oauth import CodeRequest, exchange_code, obtain_code, register
 
 PASSWORD = "correct horse battery staple"
@@ -13,8 +14,9 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
-    """Rate-limit counters live in the cache; every test starts with none."""
+    """Rate-limit counters and use throttles live in the cache (and the process); every test starts with none."""
     cache.clear()
+    connections.forget_local_use_marks()
 
 
 @pytest.fixture
