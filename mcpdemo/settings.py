@@ -75,6 +75,11 @@ MCPDEMO_WORKERS = env_int("MCPDEMO_WORKERS", 1)
 # Mcp-Session-Id state). The default whenever several workers or nodes share the load.
 MCPDEMO_MCP_STATELESS = env_bool("MCPDEMO_MCP_STATELESS", MCPDEMO_WORKERS > 1 or bool(REDIS_URL))
 
+# Threads per process that check /mcp bearer tokens against the database (each keeps
+# its connection). One query takes well under a millisecond; more threads only help
+# when the database is far away.
+MCPDEMO_TOKEN_CHECK_THREADS = env_int("MCPDEMO_TOKEN_CHECK_THREADS", 2)
+
 INSTALLED_APPS = [
     # mcpapp first: its runserver (ASGI, uvicorn) overrides Django's WSGI one.
     "mcpapp",
@@ -329,5 +334,8 @@ LOGGING = {
         # never below INFO, whatever the root level.
         "oauthlib": {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL},
         "oauth2_provider": {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL},
+        # The MCP SDK logs every stateless request ("Terminating session: None") and every
+        # session id at INFO: noise, a cost on the hot path, and ids best kept out of logs.
+        "mcp": {"level": LOG_LEVEL if LOG_LEVEL in ("ERROR", "CRITICAL") else "WARNING"},
     },
 }

@@ -113,3 +113,16 @@ def test_json_log_format_writes_one_object_per_line() -> None:
     assert entry["message"] == "hello world"
     assert entry["level"] == "WARNING"
     assert entry["logger"] == "mcpdemo.test"
+
+
+def test_the_mcp_sdks_per_request_and_session_id_logs_stay_off_even_at_debug() -> None:
+    expression = "logging.getLogger('mcp.server.streamable_http').getEffectiveLevel() == logging.WARNING"
+    code = f"import django, logging; django.setup(); print({expression})"
+    for level in ("INFO", "DEBUG"):
+        result = _run("-c", code, DJANGO_SETTINGS_MODULE="mcpdemo.settings", LOG_LEVEL=level, **PRODUCTION)
+        assert result.stdout.strip() == "True", (level, result.stderr)
+
+
+def test_token_checks_run_on_a_configurable_number_of_threads() -> None:
+    assert _settings_line("s.MCPDEMO_TOKEN_CHECK_THREADS") == "2"
+    assert _settings_line("s.MCPDEMO_TOKEN_CHECK_THREADS", MCPDEMO_TOKEN_CHECK_THREADS="4") == "4"
