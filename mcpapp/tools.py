@@ -41,7 +41,9 @@ def make_slug(text: str, separator: str = "-", max_length: int | None = None) ->
     return slug
 
 
-def slugify(
+# async although it never awaits: the SDK runs a plain function on a worker thread,
+# and the hop costs more than slugifying 10,000 characters.
+async def slugify(
     text: Annotated[str, Field(description="The text to turn into a slug.", max_length=MAX_TEXT_LENGTH)],
     separator: Annotated[str, Field(description='What joins the words: "-", "_", "." or "" (nothing).')] = "-",
     max_length: Annotated[
