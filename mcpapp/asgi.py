@@ -10,6 +10,7 @@ token is revoked.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -20,6 +21,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.http.request import split_domain_port, validate_host
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.mcpserver import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.authentication import AuthCredentials
 from starlette.datastructures import Headers
@@ -28,7 +30,7 @@ from starlette.types import Message, Receive, Scope, Send
 from oauthapp.public_url import MCP_PATH, PROTECTED_RESOURCE_METADATA_PATH, origin_for
 
 from .auth import verify_token
-from .server import create_mcp_server
+from .server import INSTANT_TOOLS, create_mcp_server
 
 MCP_PATHS = frozenset({MCP_PATH, MCP_PATH + "/"})
 RETRY_AFTER_SECONDS = b"5"
@@ -116,15 +118,91 @@ def _challenge(origin: str, error: str | None = None, description: str | None = 
     return "Bearer " + ", ".join(params)
 
 
+# Requests that a stateless server answers in one JSON body rather than an SSE stream:
+# nothing can come before their result. Everything else (a tools/call that may report
+# progress or run long, a stream subscription, a batch, anything unknown) keeps SSE.
+# The client accepts both (it must send Accept: application/json, text/event-stream),
+# and the JSON body costs half the CPU of an SSE response in the SDK.
+ANSWERED_AT_ONCE = frozenset(
+    {
+        "initialize",
+        "ping",
+        "server/discover",
+        "tools/list",
+        "prompts/list",
+        "resources/list",
+        "resources/templates/list",
+    }
+)
+PEEK_LIMIT = 64 * 1024  # larger bodies go to the SDK unread (it enforces its own limit)
+
+
+def answers_at_once(body: bytes) -> bool:
+    """Whether this JSON-RPC request is answered at once, with nothing streamed before it."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return False  # the SDK reports the parse error
+    if not isinstance(message, dict) or "id" not in message:
+        return False
+    params = message.get("params", {})
+    if not isinstance(params, dict):
+        return False
+    meta = params.get("_meta")
+    if isinstance(meta, dict) and "progressToken" in meta:
+        return False  # the client asked to hear progress
+    method = message.get("method")
+    if method == "tools/call":
+        return params.get("name") in INSTANT_TOOLS
+    return method in ANSWERED_AT_ONCE
+
+
+async def _peek_body(receive: Receive) -> tuple[bytes | None, Receive]:
+    """Read the request body (up to ``PEEK_LIMIT``) and a ``receive`` that replays it.
+
+    The body is ``None`` when it is larger than the limit or the client went away; the
+    replaying ``receive`` hands on whatever was read either way.
+    """
+    messages: list[Message] = []
+    size = 0
+    body: bytes | None = None
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        size += len(message.get("body", b""))
+        if size > PEEK_LIMIT:
+            break
+        if not message.get("more_body", False):
+            body = b"".join(m.get("body", b"") for m in messages)
+            break
+
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return body, replay
+
+
 class MCPEndpoint:
     """The ``/mcp`` ASGI application."""
 
-    def __init__(self, session_manager: StreamableHTTPSessionManager) -> None:
+    def __init__(
+        self,
+        session_manager: StreamableHTTPSessionManager,
+        json_session_manager: StreamableHTTPSessionManager | None = None,
+    ) -> None:
         self.session_manager = session_manager
+        # Stateless mode only: a second manager over the same server that answers with one
+        # JSON body instead of an SSE stream, for the requests that answer at once.
+        self.json_session_manager = json_session_manager
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
-        async with self.session_manager.run():
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(self.session_manager.run())
+            if self.json_session_manager is not None:
+                await stack.enter_async_context(self.json_session_manager.run())
             yield
 
     def _host_allowed(self, host: str) -> bool:
@@ -189,35 +267,55 @@ class MCPEndpoint:
         scope["path"] = MCP_PATH
         scope["user"] = AuthenticatedUser(access_token)
         scope["auth"] = AuthCredentials(access_token.scopes)
-        await self._serve_while_authorized(scope, receive, send, token, origin)
+        manager = self.session_manager
+        if self.json_session_manager is not None and scope["method"] == "POST":
+            body, receive = await _peek_body(receive)
+            if body is not None and answers_at_once(body):
+                manager = self.json_session_manager
+        await self._serve_while_authorized(manager, scope, receive, send, token, origin)
 
     async def _serve_while_authorized(
-        self, scope: Scope, receive: Receive, send: Send, token: str, origin: str
+        self,
+        manager: StreamableHTTPSessionManager,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        token: str,
+        origin: str,
     ) -> None:
         """Serve the request; if it is still running after a few seconds (an SSE stream, a
         long tool call), re-check its token every ``STREAM_RECHECK_SECONDS`` and end the
         response once the token is revoked, expired or its user deactivated.
 
-        A short request finishes before the first check: it costs one sleeping task, and
-        no database query.
+        A short request finishes before the first check: it costs a timer, not a task (a
+        task group and a sleeping task per request cost ~0.3 ms of CPU), and no query.
         """
         response = _ResponseProgress(send)
         token_lost = False
+        watcher: asyncio.Task | None = None
 
-        async with anyio.create_task_group() as tasks:
+        with anyio.CancelScope() as serving:
 
             async def watch_token() -> None:
                 nonlocal token_lost
                 while True:
-                    await anyio.sleep(STREAM_RECHECK_SECONDS)
                     if not await self._still_authorized(token, origin):
                         token_lost = True
-                        tasks.cancel_scope.cancel()
+                        serving.cancel()
                         return
+                    await asyncio.sleep(STREAM_RECHECK_SECONDS)
 
-            tasks.start_soon(watch_token)
-            await self.session_manager.handle_request(scope, receive, response.send)
-            tasks.cancel_scope.cancel()
+            def start_watching() -> None:
+                nonlocal watcher
+                watcher = asyncio.ensure_future(watch_token())
+
+            timer = asyncio.get_running_loop().call_later(STREAM_RECHECK_SECONDS, start_watching)
+            try:
+                await manager.handle_request(scope, receive, response.send)
+            finally:
+                timer.cancel()
+                if watcher is not None:
+                    watcher.cancel()
 
         if token_lost:
             user: AuthenticatedUser = scope["user"]
@@ -267,9 +365,15 @@ class _ResponseProgress:
             await self._send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-def build_mcp_endpoint() -> MCPEndpoint:
-    server = create_mcp_server()
-    # The SDK builds its session manager here; we use the manager, not its Starlette app,
-    # and do Host/Origin checks ourselves (from ALLOWED_HOSTS) in MCPEndpoint.
-    server.streamable_http_app(stateless_http=settings.MCPDEMO_MCP_STATELESS, transport_security=None, host="")
-    return MCPEndpoint(server.session_manager)
+def build_mcp_endpoint(server: MCPServer | None = None) -> MCPEndpoint:
+    """The /mcp endpoint over ``server`` (ours by default), stateful or stateless by settings."""
+    server = server or create_mcp_server()
+    stateless = settings.MCPDEMO_MCP_STATELESS
+    # The SDK builds a session manager in streamable_http_app(); we use the managers, not
+    # its Starlette app, and do Host/Origin checks ourselves (from ALLOWED_HOSTS).
+    json_session_manager = None
+    if stateless:
+        server.streamable_http_app(stateless_http=True, json_response=True, transport_security=None, host="")
+        json_session_manager = server.session_manager
+    server.streamable_http_app(stateless_http=stateless, transport_security=None, host="")
+    return MCPEndpoint(server.session_manager, json_session_manager)

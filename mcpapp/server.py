@@ -7,6 +7,10 @@ from mcp.types import ToolAnnotations
 
 from . import tools
 
+# Tools that return at once and never report progress: a stateless server answers their
+# calls with one JSON body (see mcpapp.asgi.answers_at_once). countdown streams.
+INSTANT_TOOLS = frozenset({"slugify"})
+
 
 def create_mcp_server() -> MCPServer:
     server = MCPServer(

@@ -28,7 +28,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import Context
 from oauth2_provider.models import get_access_token_model
 
-from mcpapp.asgi import MCPEndpoint
+from mcpapp.asgi import MCPEndpoint, build_mcp_endpoint
 from mcpapp.auth import current_user_id
 from mcpapp.server import create_mcp_server
 from mcpdemo.asgi import Router, build_application
@@ -514,8 +514,7 @@ def build_whoami_endpoint() -> MCPEndpoint:
         return current_user_id(ctx)
 
     server.add_tool(whoami)
-    server.streamable_http_app(stateless_http=False, transport_security=None, host="")
-    return MCPEndpoint(server.session_manager)
+    return build_mcp_endpoint(server)
 
 
 async def test_a_tool_sees_the_authenticated_user_over_a_session(user: Any, access_token: str) -> None:

@@ -129,8 +129,8 @@ def sse_stream(app: Router, token: str, session_id: str) -> OpenRequest:
     return OpenRequest(app, "GET", headers)
 
 
-def long_tool_call(app: Router, token: str, session_id: str) -> OpenRequest:
-    """A POST whose response stays open: a 30-second countdown."""
+def long_tool_call(app: Router, token: str, session_id: str | None) -> OpenRequest:
+    """A POST whose response stays open: a 30-second countdown (``session_id`` None: stateless)."""
     body = {
         "jsonrpc": "2.0",
         "id": 9,
@@ -141,9 +141,10 @@ def long_tool_call(app: Router, token: str, session_id: str) -> OpenRequest:
         "accept": "application/json, text/event-stream",
         "content-type": "application/json",
         "authorization": f"Bearer {token}",
-        "mcp-session-id": session_id,
         "mcp-protocol-version": LEGACY_VERSION,
     }
+    if session_id is not None:
+        headers["mcp-session-id"] = session_id
     return OpenRequest(app, "POST", headers, json.dumps(body).encode())
 
 
@@ -214,6 +215,24 @@ async def test_a_long_tool_call_stream_ends_when_its_token_is_revoked(user: Any,
         tasks.start_soon(call.run)
         with anyio.fail_after(5):
             await call.started.wait()
+
+        await sync_to_async(revoke_by_client)(tokens, user)
+        await ended_within(call, 5)
+
+    assert call.status == 200
+    assert call.completed
+    assert "Liftoff" not in call.text
+
+
+async def test_a_stateless_long_tool_call_ends_when_its_token_is_revoked(
+    settings: Any, user: Any, tokens: dict[str, Any]
+) -> None:
+    settings.MCPDEMO_MCP_STATELESS = True
+    app = build_application()
+    async with serving(app), anyio.create_task_group() as tasks:
+        call = long_tool_call(app, tokens["access_token"], None)
+        tasks.start_soon(call.run)
+        await anyio.sleep(RECHECK_SECONDS * 2)  # running, and re-checked at least once
 
         await sync_to_async(revoke_by_client)(tokens, user)
         await ended_within(call, 5)
