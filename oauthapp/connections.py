@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from django.core.cache import cache
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
@@ -86,22 +86,39 @@ def forget_local_use_marks() -> None:
     _noted_here.clear()
 
 
-def note_use(user_id: int, application_id: int) -> None:
-    """Record that the connection was used now, at most once a minute (throttled in the cache).
+def claim_use_note(user_id: int, application_id: int) -> bool:
+    """Whether this process should record a use of the connection now (then marks it noted).
 
-    Runs on the /mcp request path: it costs a dictionary lookup, one cache lookup a minute
-    per process, and one UPDATE a minute per connection. Bookkeeping never fails a request.
+    A dictionary lookup, no I/O: safe on the event loop.
     """
     key = (user_id, application_id)
     now = time.monotonic()
     if now - _noted_here.get(key, -LAST_USED_RESOLUTION_SECONDS) < LAST_USED_RESOLUTION_SECONDS:
-        return
+        return False
     if len(_noted_here) >= _NOTED_HERE_LIMIT:
         _noted_here.clear()  # a bound, not an LRU: at worst a few extra cache lookups
     _noted_here[key] = now
-    if not cache.add(f"mcpdemo:connection-used:{user_id}:{application_id}", 1, LAST_USED_RESOLUTION_SECONDS):
-        return
+    return True
+
+
+def record_use(user_id: int, application_id: int) -> None:
+    """Write the connection's last use, unless another process did within the minute.
+
+    Bookkeeping never fails a request, nor leaves an unretrieved error behind.
+    """
     try:
+        if not cache.add(f"mcpdemo:connection-used:{user_id}:{application_id}", 1, LAST_USED_RESOLUTION_SECONDS):
+            return
         Connection.objects.filter(user_id=user_id, application_id=application_id).update(last_used_at=timezone.now())
-    except DatabaseError:
+    except Exception:  # the cache (Redis) or the database is unavailable
         logger.warning("could not record the last use of connection user=%s client=%s", user_id, application_id)
+
+
+def note_use(user_id: int, application_id: int) -> None:
+    """Record that the connection was used now, at most once a minute (throttled in the cache).
+
+    Runs on the /mcp request path: it costs a dictionary lookup, one cache lookup a minute
+    per process, and one UPDATE a minute per connection.
+    """
+    if claim_use_note(user_id, application_id):
+        record_use(user_id, application_id)

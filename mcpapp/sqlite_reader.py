@@ -1,0 +1,73 @@
+"""Token lookups on the event loop itself, when the database is SQLite.
+
+A lookup by unique index takes SQLite ~20 µs; handing it to a thread and back costs the
+server ~300 µs of CPU (futures, wake-ups, the GIL changing hands). So on SQLite the /mcp
+token check reads through its own connection on the calling thread, and never waits:
+the connection is query-only with a zero busy timeout, and a database that is locked
+(or fails in any way) raises ``Unavailable``, upon which the caller takes the thread
+path with Django's connection, its timeout and its error handling. In WAL mode readers
+are not blocked by writers, so that path is rare.
+
+PostgreSQL (a network round trip per query) always takes the thread path.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from typing import Any
+
+from django.db import connections
+
+
+class Unavailable(Exception):
+    """The reader cannot answer now without waiting; use the thread path."""
+
+
+class LoopReader:
+    """One query-only SQLite connection, used by one caller at a time, never waiting."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self._connection: sqlite3.Connection | None = None
+        self._in_use = threading.Lock()  # several event loops (threads) may share a process
+
+    def fetchone(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        if not self._in_use.acquire(blocking=False):
+            raise Unavailable("the reader is busy in another thread")
+        try:
+            if self._connection is None:
+                self._connection = self._connect()
+            return self._connection.execute(sql, params).fetchone()
+        except sqlite3.Error as exc:
+            self.close()  # reconnect next time: the file may have been replaced
+            raise Unavailable(str(exc)) from exc
+        finally:
+            self._in_use.release()
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _connect(self) -> sqlite3.Connection:
+        # uri=True as Django does: its test database is "file:...?mode=memory&cache=shared".
+        # No detect_types: values come back as SQLite stores them (datetimes as text).
+        connection = sqlite3.connect(self.database, timeout=0, uri=True, check_same_thread=False)
+        connection.execute("PRAGMA query_only = 1")
+        return connection
+
+
+_reader: LoopReader | None = None
+
+
+def loop_reader(alias: str = "default") -> LoopReader | None:
+    """The reader for the default database if it is SQLite, else ``None``."""
+    global _reader
+    settings_dict = connections[alias].settings_dict
+    if connections[alias].vendor != "sqlite":
+        return None
+    database = settings_dict["NAME"]
+    if _reader is None or _reader.database != database:  # tests switch to a test database
+        _reader = LoopReader(str(database))  # the old one closes when it is collected
+    return _reader
