@@ -68,9 +68,8 @@ def _token_query(vendor: str) -> str:
     )
 
 
-def _lookup_params(token: str) -> tuple[str, Any]:
-    checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
-    return checksum, connection.ops.adapt_datetimefield_value(timezone.now())
+def _checksum(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def _accept(
@@ -108,7 +107,8 @@ def check_token(token: str, resource: str, issuer: str) -> MCPAccessToken | None
     covers the moment in between.
     """
     with connection.cursor() as cursor:
-        cursor.execute(_token_query(connection.vendor), _lookup_params(token))
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        cursor.execute(_token_query(connection.vendor), [_checksum(token), now])
         row = cursor.fetchone()
     return _accept(row, token, resource, issuer, connections.note_use)
 
@@ -143,7 +143,7 @@ async def verify_token(token: str, resource: str, issuer: str) -> MCPAccessToken
     reader = loop_reader()
     if reader is not None:
         try:
-            row = reader.fetchone(_sqlite_token_query(), _lookup_params(token))
+            row = reader.fetchone(_sqlite_token_query(), (_checksum(token), reader.now()))
         except Unavailable:
             pass  # locked or failing: the thread path waits and reports properly
         else:
@@ -154,7 +154,7 @@ async def verify_token(token: str, resource: str, issuer: str) -> MCPAccessToken
 
 @functools.cache
 def _sqlite_token_query() -> str:
-    return _token_query("sqlite").replace("%s", "?")
+    return _token_query("sqlite").replace("%s", "?")  # sqlite3's own placeholders
 
 
 def current_user_id(ctx: Context) -> int | None:

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connections
+
+SQLITE_ENGINE = "django.db.backends.sqlite3"
 
 
 class Unavailable(Exception):
@@ -45,6 +48,11 @@ class LoopReader:
         finally:
             self._in_use.release()
 
+    @staticmethod
+    def now() -> str:
+        """The current time as Django's SQLite backend stores datetimes (USE_TZ: naive UTC text)."""
+        return str(datetime.now(UTC).replace(tzinfo=None))
+
     def close(self) -> None:
         if self._connection is not None:
             self._connection.close()
@@ -62,10 +70,14 @@ _reader: LoopReader | None = None
 
 
 def loop_reader(alias: str = "default") -> LoopReader | None:
-    """The reader for the default database if it is SQLite, else ``None``."""
+    """The reader for the default database if it is SQLite, else ``None``.
+
+    Reads the database settings, not ``connections[alias]``: on the event loop Django's
+    connections are per task, and each request would build a new database wrapper.
+    """
     global _reader
-    settings_dict = connections[alias].settings_dict
-    if connections[alias].vendor != "sqlite":
+    settings_dict = connections.settings[alias]
+    if settings_dict["ENGINE"] != SQLITE_ENGINE:
         return None
     database = settings_dict["NAME"]
     if _reader is None or _reader.database != database:  # tests switch to a test database
