@@ -75,6 +75,10 @@ MCPDEMO_WORKERS = env_int("MCPDEMO_WORKERS", 1)
 # Mcp-Session-Id state). The default whenever several workers or nodes share the load.
 MCPDEMO_MCP_STATELESS = env_bool("MCPDEMO_MCP_STATELESS", MCPDEMO_WORKERS > 1 or bool(REDIS_URL))
 
+# Threads per process that run Django (OAuth endpoints, pages, admin); each keeps its
+# database connection for DATABASE_CONN_MAX_AGE seconds.
+MCPDEMO_DJANGO_THREADS = env_int("MCPDEMO_DJANGO_THREADS", 8)
+
 # Threads per process that check /mcp bearer tokens against the database (each keeps
 # its connection). One query takes well under a millisecond; more threads only help
 # when the database is far away.
@@ -132,7 +136,11 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+        # Django runs on a fixed pool of threads (see mcpdemo/asgi.py), so a connection can
+        # serve many requests: connecting (and SQLite's PRAGMAs) per request cost ~10 % of
+        # a token request's CPU. Health checks drop a connection the server closed.
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_POOL", False):
