@@ -481,7 +481,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=[],
         type=_env_pair,
         metavar="NAME=VALUE",
-        help="extra environment for our server (repeatable), e.g. DATABASE_CONN_MAX_AGE=60 for a what-if run",
+        help="extra environment for our server (repeatable), e.g. DATABASE_CONN_MAX_AGE=0 for a what-if run",
     )
     parser.add_argument("--keep-tmp", action="store_true", help="keep the temp dir (database, server logs)")
     args = parser.parse_args(argv)
