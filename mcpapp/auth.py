@@ -10,6 +10,7 @@ user's connection to the client as used (at most once a minute).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import json
@@ -134,7 +135,8 @@ _checker = ThreadPoolExecutor(max_workers=settings.MCPDEMO_TOKEN_CHECK_THREADS, 
 def _note_use_soon(user_id: int, application_id: int) -> None:
     """Pass a use on to the cache and database on a checking thread, at most once a minute."""
     if connections.claim_use_note(user_id, application_id):
-        _checker.submit(connections.record_use, user_id, application_id)
+        with contextlib.suppress(RuntimeError):  # shutting down: bookkeeping is not worth a failed request
+            _checker.submit(connections.record_use, user_id, application_id)
 
 
 async def verify_token(token: str, resource: str, issuer: str) -> MCPAccessToken | None:

@@ -126,3 +126,12 @@ async def test_a_use_seen_on_the_loop_is_recorded_by_a_checking_thread(tokens: d
             break
         await asyncio.sleep(0.1)
     assert await last_used() is not None
+
+
+@on_sqlite
+@uses_database
+async def test_a_check_during_shutdown_still_answers_without_recording_the_use(tokens: dict[str, Any]) -> None:
+    with mock.patch.object(auth._checker, "submit", side_effect=RuntimeError("cannot schedule new futures")):
+        accepted = await auth.verify_token(tokens["access_token"], MCP_URL, BASE)
+
+    assert accepted is not None
