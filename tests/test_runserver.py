@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -68,4 +69,38 @@ def test_runserver_process_answers_mcp_with_a_challenge(tmp_path) -> None:
         assert css.status_code == 200
     finally:
         process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.mark.e2e
+def test_the_quick_start_script_says_how_to_make_the_first_account_and_serves(tmp_path) -> None:
+    """``scripts/serve`` without a terminal: migrate, the account hint, then the server."""
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "MCPDEMO_"))},
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+    process = subprocess.Popen(
+        ["scripts/serve", f"127.0.0.1:{port}"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        lines = []
+        for line in process.stdout:
+            lines.append(line.strip())
+            if line.startswith("In VS Code"):
+                break
+        assert "No accounts yet. Create one with:  .venv/bin/python manage.py createsuperuser" in lines
+        assert lines[-1] == f"In VS Code, add the HTTP MCP server  http://127.0.0.1:{port}/mcp  and sign in when asked."
+        response = None
+        for _ in range(200):
+            try:
+                response = httpx.post(f"http://127.0.0.1:{port}/mcp", json={}, timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert response is not None
+        assert response.status_code == 401
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # the reloader and its server
         process.wait(timeout=10)
