@@ -29,6 +29,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from oauthapp.public_url import MCP_PATH, PROTECTED_RESOURCE_METADATA_PATH, origin_for
 
+from . import postgres_reader
 from .auth import verify_token
 from .server import INSTANT_TOOLS, create_mcp_server
 
@@ -200,6 +201,7 @@ class MCPEndpoint:
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(postgres_reader.reading())
             await stack.enter_async_context(self.session_manager.run())
             if self.json_session_manager is not None:
                 await stack.enter_async_context(self.json_session_manager.run())

@@ -31,7 +31,8 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 
 from oauthapp import connections
 
-from .sqlite_reader import Unavailable, loop_reader
+from . import postgres_reader, sqlite_reader
+from .sqlite_reader import Unavailable
 
 
 @functools.cache
@@ -140,14 +141,23 @@ def _note_use_soon(user_id: int, application_id: int) -> None:
 
 
 async def verify_token(token: str, resource: str, issuer: str) -> MCPAccessToken | None:
-    """``check_token`` for the event loop: on SQLite read right here (see ``sqlite_reader``),
-    otherwise on a checking thread with a kept connection."""
-    reader = loop_reader()
-    if reader is not None:
+    """``check_token`` for the event loop: read right here on SQLite (``sqlite_reader``) and
+    PostgreSQL (``postgres_reader``, while the /mcp lifespan runs), otherwise, or when that
+    reader cannot answer, on a checking thread with a kept connection."""
+    sqlite = sqlite_reader.loop_reader()
+    if sqlite is not None:
         try:
-            row = reader.fetchone(_sqlite_token_query(), (_checksum(token), reader.now()))
+            row = sqlite.fetchone(_sqlite_token_query(), (_checksum(token), sqlite.now()))
         except Unavailable:
             pass  # locked or failing: the thread path waits and reports properly
+        else:
+            return _accept(row, token, resource, issuer, _note_use_soon)
+    postgres = postgres_reader.loop_reader()
+    if postgres is not None:
+        try:
+            row = await postgres.fetchone(_token_query("postgresql"), (_checksum(token), timezone.now()))
+        except Unavailable:
+            pass  # failing: the thread path reports it (503 while the database is down)
         else:
             return _accept(row, token, resource, issuer, _note_use_soon)
     loop = asyncio.get_running_loop()
