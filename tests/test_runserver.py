@@ -16,6 +16,18 @@ from django.core.management import call_command
 from tests.live_server import ROOT, free_port
 
 
+def post_mcp_once_up(port: int, seconds: float = 20) -> httpx.Response:
+    """POST /mcp (no token) as soon as the server accepts connections."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return httpx.post(f"http://127.0.0.1:{port}/mcp", json={}, timeout=1)
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 @pytest.mark.django_db
 def test_runserver_runs_uvicorn_on_the_asgi_application_with_reload() -> None:
     with mock.patch("mcpapp.management.commands.runserver.uvicorn.run") as run:
@@ -49,14 +61,7 @@ def test_runserver_process_answers_mcp_with_a_challenge(tmp_path) -> None:
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        response = None
-        for _ in range(100):
-            try:
-                response = httpx.post(f"http://127.0.0.1:{port}/mcp", json={}, timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        assert response is not None
+        response = post_mcp_once_up(port)
         assert response.status_code == 401
         assert (
             f'resource_metadata="http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp"'
@@ -92,15 +97,7 @@ def test_the_quick_start_script_says_how_to_make_the_first_account_and_serves(tm
                 break
         assert "No accounts yet. Create one with:  .venv/bin/python manage.py createsuperuser" in lines
         assert lines[-1] == f"In VS Code, add the HTTP MCP server  http://127.0.0.1:{port}/mcp  and sign in when asked."
-        response = None
-        for _ in range(200):
-            try:
-                response = httpx.post(f"http://127.0.0.1:{port}/mcp", json={}, timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        assert response is not None
-        assert response.status_code == 401
+        assert post_mcp_once_up(port).status_code == 401
     finally:
         os.killpg(process.pid, signal.SIGTERM)  # the reloader and its server
         process.wait(timeout=10)
