@@ -144,20 +144,12 @@ async def verify_token(token: str, resource: str, issuer: str) -> MCPAccessToken
     """``check_token`` for the event loop: read right here on SQLite (``sqlite_reader``) and
     PostgreSQL (``postgres_reader``, while the /mcp lifespan runs), otherwise, or when that
     reader cannot answer, on a checking thread with a kept connection."""
-    sqlite = sqlite_reader.loop_reader()
-    if sqlite is not None:
+    reader = sqlite_reader.loop_reader() or postgres_reader.loop_reader()
+    if reader is not None:
         try:
-            row = sqlite.fetchone(_sqlite_token_query(), (_checksum(token), sqlite.now()))
+            row = await reader.fetchone(_loop_token_query(reader.vendor), (_checksum(token), reader.now()))
         except Unavailable:
-            pass  # locked or failing: the thread path waits and reports properly
-        else:
-            return _accept(row, token, resource, issuer, _note_use_soon)
-    postgres = postgres_reader.loop_reader()
-    if postgres is not None:
-        try:
-            row = await postgres.fetchone(_token_query("postgresql"), (_checksum(token), timezone.now()))
-        except Unavailable:
-            pass  # failing: the thread path reports it (503 while the database is down)
+            pass  # locked or failing: the thread path waits, and answers 503 if the database is down
         else:
             return _accept(row, token, resource, issuer, _note_use_soon)
     loop = asyncio.get_running_loop()
@@ -165,8 +157,9 @@ async def verify_token(token: str, resource: str, issuer: str) -> MCPAccessToken
 
 
 @functools.cache
-def _sqlite_token_query() -> str:
-    return _token_query("sqlite").replace("%s", "?")  # sqlite3's own placeholders
+def _loop_token_query(vendor: str) -> str:
+    query = _token_query(vendor)
+    return query.replace("%s", "?") if vendor == "sqlite" else query  # sqlite3's own placeholders
 
 
 def current_user_id(ctx: Context) -> int | None:

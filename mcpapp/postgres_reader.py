@@ -18,6 +18,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -50,6 +51,8 @@ def _conninfo(settings_dict: dict[str, Any]) -> dict[str, Any]:
 class PostgresLoopReader:
     """One autocommit connection, used from one event loop; psycopg queues concurrent queries on it."""
 
+    vendor = "postgresql"
+
     def __init__(self, settings_dict: dict[str, Any]) -> None:
         self.database = settings_dict["NAME"]
         self._conninfo = _conninfo(settings_dict)
@@ -71,6 +74,10 @@ class PostgresLoopReader:
             await self.close()
             logger.warning("token lookup on the event loop failed (%s): using the thread path for a while", exc)
             raise Unavailable(str(exc)) from exc
+
+    @staticmethod
+    def now() -> datetime:
+        return datetime.now(UTC)
 
     async def close(self) -> None:
         connection, self._connection = self._connection, None

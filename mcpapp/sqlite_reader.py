@@ -30,12 +30,15 @@ class Unavailable(Exception):
 class LoopReader:
     """One query-only SQLite connection, used by one caller at a time, never waiting."""
 
+    vendor = "sqlite"
+
     def __init__(self, database: str) -> None:
         self.database = database
         self._connection: sqlite3.Connection | None = None
         self._in_use = threading.Lock()  # several event loops (threads) may share a process
 
-    def fetchone(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    async def fetchone(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        # async only to match the PostgreSQL reader: it never awaits, it answers or gives up.
         if not self._in_use.acquire(blocking=False):
             raise Unavailable("the reader is busy in another thread")
         try:

@@ -124,5 +124,7 @@ def test_the_mcp_sdks_per_request_and_session_id_logs_stay_off_even_at_debug() -
 
 
 def test_token_checks_run_on_a_configurable_number_of_threads() -> None:
-    assert _settings_line("s.MCPDEMO_TOKEN_CHECK_THREADS") == "2"
-    assert _settings_line("s.MCPDEMO_TOKEN_CHECK_THREADS", MCPDEMO_TOKEN_CHECK_THREADS="4") == "4"
+    pool_size = "__import__('mcpapp.auth').auth._checker._max_workers"
+
+    assert _settings_line(pool_size) == "2"
+    assert _settings_line(pool_size, MCPDEMO_TOKEN_CHECK_THREADS="4") == "4"

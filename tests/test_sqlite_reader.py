@@ -23,17 +23,17 @@ def scratch(tmp_path: Path) -> str:
     return path
 
 
-def test_the_reader_reads(scratch: str) -> None:
-    assert LoopReader(scratch).fetchone("SELECT v FROM t WHERE v = ?", ("hello",)) == ("hello",)
+async def test_the_reader_reads(scratch: str) -> None:
+    assert await LoopReader(scratch).fetchone("SELECT v FROM t WHERE v = ?", ("hello",)) == ("hello",)
 
 
-def test_the_reader_never_waits_for_a_lock(scratch: str) -> None:
+async def test_the_reader_never_waits_for_a_lock(scratch: str) -> None:
     writer = sqlite3.connect(scratch, isolation_level=None)
     writer.execute("BEGIN EXCLUSIVE")  # rollback-journal mode: readers are locked out
     try:
         started = time.monotonic()
         with pytest.raises(Unavailable):
-            LoopReader(scratch).fetchone("SELECT v FROM t", ())
+            await LoopReader(scratch).fetchone("SELECT v FROM t", ())
         waited = time.monotonic() - started
     finally:
         writer.execute("ROLLBACK")
@@ -42,20 +42,20 @@ def test_the_reader_never_waits_for_a_lock(scratch: str) -> None:
     assert waited < 1  # it gave up at once (Django's connection would wait 20 s)
 
 
-def test_the_reader_cannot_write(scratch: str) -> None:
+async def test_the_reader_cannot_write(scratch: str) -> None:
     with pytest.raises(Unavailable):
-        LoopReader(scratch).fetchone("INSERT INTO t VALUES ('written') RETURNING v", ())
+        await LoopReader(scratch).fetchone("INSERT INTO t VALUES ('written') RETURNING v", ())
 
     with sqlite3.connect(scratch) as db:
         assert db.execute("SELECT count(*) FROM t").fetchone() == (1,)
 
 
-def test_the_reader_reconnects_after_a_failure(scratch: str) -> None:
+async def test_the_reader_reconnects_after_a_failure(scratch: str) -> None:
     reader = LoopReader(scratch)
     with pytest.raises(Unavailable):
-        reader.fetchone("SELECT nonsense FROM nowhere", ())
+        await reader.fetchone("SELECT nonsense FROM nowhere", ())
 
-    assert reader.fetchone("SELECT v FROM t", ()) == ("hello",)
+    assert await reader.fetchone("SELECT v FROM t", ()) == ("hello",)
 
 
 # --- Which database has one ----------------------------------------------------------
