@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -25,11 +26,11 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.authentication import AuthCredentials
 from starlette.datastructures import Headers
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from oauthapp.public_url import MCP_PATH, PROTECTED_RESOURCE_METADATA_PATH, origin_for
 
-from . import postgres_reader
+from . import postgres_reader, single_exchange
 from .auth import verify_token
 from .server import INSTANT_TOOLS, create_mcp_server
 
@@ -119,43 +120,7 @@ def _challenge(origin: str, error: str | None = None, description: str | None = 
     return "Bearer " + ", ".join(params)
 
 
-# Requests that a stateless server answers in one JSON body rather than an SSE stream:
-# nothing can come before their result. Everything else (a tools/call that may report
-# progress or run long, a stream subscription, a batch, anything unknown) keeps SSE.
-# The client accepts both (it must send Accept: application/json, text/event-stream),
-# and the JSON body costs half the CPU of an SSE response in the SDK.
-ANSWERED_AT_ONCE = frozenset(
-    {
-        "initialize",
-        "ping",
-        "server/discover",
-        "tools/list",
-        "prompts/list",
-        "resources/list",
-        "resources/templates/list",
-    }
-)
 PEEK_LIMIT = 64 * 1024  # larger bodies go to the SDK unread (it enforces its own limit)
-
-
-def answers_at_once(body: bytes) -> bool:
-    """Whether this JSON-RPC request is answered at once, with nothing streamed before it."""
-    try:
-        message = json.loads(body)
-    except ValueError:
-        return False  # the SDK reports the parse error
-    if not isinstance(message, dict) or "id" not in message:
-        return False
-    params = message.get("params", {})
-    if not isinstance(params, dict):
-        return False
-    meta = params.get("_meta")
-    if isinstance(meta, dict) and "progressToken" in meta:
-        return False  # the client asked to hear progress
-    method = message.get("method")
-    if method == "tools/call":
-        return params.get("name") in INSTANT_TOOLS
-    return method in ANSWERED_AT_ONCE
 
 
 async def _peek_body(receive: Receive) -> tuple[bytes | None, Receive]:
@@ -269,16 +234,25 @@ class MCPEndpoint:
         scope["path"] = MCP_PATH
         scope["user"] = AuthenticatedUser(access_token)
         scope["auth"] = AuthCredentials(access_token.scopes)
-        manager = self.session_manager
+        serve: ASGIApp = self.session_manager.handle_request
         if self.json_session_manager is not None and scope["method"] == "POST":
+            # Stateless: a request answered at once gets one JSON body, not an SSE stream.
             body, receive = await _peek_body(receive)
-            if body is not None and answers_at_once(body):
-                manager = self.json_session_manager
-        await self._serve_while_authorized(manager, scope, receive, send, token, origin)
+            message = single_exchange.decode_request(body, INSTANT_TOOLS) if body is not None else None
+            if message is not None:
+                quick = single_exchange.quick_request(headers, message)
+                if quick is None:
+                    serve = self.json_session_manager.handle_request
+                else:
+                    # The state the SDK's manager entered at start-up (a public attribute in
+                    # the SDK's own single-exchange entry, a private one on the manager).
+                    lifespan_state = self.session_manager._lifespan_state
+                    serve = functools.partial(single_exchange.answer, self.session_manager.app, lifespan_state, *quick)
+        await self._serve_while_authorized(serve, scope, receive, send, token, origin)
 
     async def _serve_while_authorized(
         self,
-        manager: StreamableHTTPSessionManager,
+        serve: ASGIApp,
         scope: Scope,
         receive: Receive,
         send: Send,
@@ -313,7 +287,7 @@ class MCPEndpoint:
 
             timer = asyncio.get_running_loop().call_later(STREAM_RECHECK_SECONDS, start_watching)
             try:
-                await manager.handle_request(scope, receive, response.send)
+                await serve(scope, receive, response.send)
             finally:
                 timer.cancel()
                 if watcher is not None:

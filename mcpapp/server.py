@@ -8,7 +8,7 @@ from mcp.types import ToolAnnotations
 from . import tools
 
 # Tools that return at once and never report progress: a stateless server answers their
-# calls with one JSON body (see mcpapp.asgi.answers_at_once). countdown streams.
+# calls with one JSON body (see mcpapp.single_exchange). countdown streams.
 INSTANT_TOOLS = frozenset({"slugify"})
 
 

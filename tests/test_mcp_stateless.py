@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mcpapp.asgi import PEEK_LIMIT, _peek_body, answers_at_once
+from mcpapp.asgi import PEEK_LIMIT, _peek_body
 from mcpdemo.asgi import build_application
 from tests.test_mcp_auth import (
     INITIALIZE,
@@ -33,31 +33,6 @@ def rpc(method: str, params: dict[str, Any] | None = None, **extra: Any) -> byte
 
 
 SLUGIFY = {"name": "slugify", "arguments": {"text": "Hello World"}}
-WITH_PROGRESS = {**SLUGIFY, "_meta": {"progressToken": "p1"}}
-
-
-@pytest.mark.parametrize(
-    ("body", "expected"),
-    [
-        (rpc("initialize", INITIALIZE["params"]), True),
-        (rpc("ping"), True),
-        (rpc("tools/list"), True),
-        (rpc("server/discover", {}), True),
-        (rpc("tools/call", SLUGIFY), True),
-        (rpc("tools/call", WITH_PROGRESS), False),  # the client wants to hear progress
-        (rpc("tools/call", {"name": "countdown", "arguments": {"seconds": 1}}), False),  # streams
-        (rpc("tools/call", {"name": "no-such-tool"}), False),
-        (rpc("subscriptions/listen", {}), False),  # a standing stream
-        (rpc("resources/subscribe", {"uri": "x"}), False),  # not on the list
-        (json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}).encode(), False),  # no id
-        (json.dumps([json.loads(rpc("ping"))]).encode(), False),  # a batch
-        (rpc("tools/call", ["not", "an", "object"]), False),
-        (b"{not json", False),
-        (b"\xff\xfe", False),
-    ],
-)
-def test_which_requests_are_answered_at_once(body: bytes, expected: bool) -> None:
-    assert answers_at_once(body) is expected
 
 
 async def test_a_body_in_several_chunks_is_read_whole_and_replayed_for_the_sdk() -> None:

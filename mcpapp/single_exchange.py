@@ -1,0 +1,173 @@
+"""Stateless /mcp requests that are answered at once, served in the request's own task.
+
+For every POST the SDK's stateless transport builds a transport, four memory streams, a
+JSON-RPC dispatcher and two tasks, only to hand one request to its ``ServerRunner`` and
+carry the result back: about half the CPU of a quick tool call. A request that needs none
+of that (see ``quick_request``: one JSON-RPC request, no progress wanted, an answer that
+cannot stream) goes straight to the same ``ServerRunner`` through the SDK's
+single-exchange driver (``mcp.server.runner.serve_one``, which the SDK's own 2026-07-28
+entry uses), and its answer is written as the stateless JSON-response transport writes
+it: same result, same errors, same headers. Anything else is left to the SDK.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from mcp.server.connection import Connection
+from mcp.server.lowlevel.server import Server
+from mcp.server.runner import serve_one
+from mcp.server.streamable_http import check_accept_headers
+from mcp.shared.dispatcher import CallOptions
+from mcp.shared.exceptions import NoBackChannelError
+from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
+from mcp.shared.jsonrpc_dispatcher import handler_exception_to_error_data
+from mcp.shared.message import ServerMessageMetadata
+from mcp.shared.transport_context import TransportContext
+from mcp_types import DEFAULT_NEGOTIATED_VERSION, ErrorData, JSONRPCError, JSONRPCRequest, JSONRPCResponse, RequestId
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from pydantic import ValidationError
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.types import Receive, Scope, Send
+
+logger = logging.getLogger(__name__)
+
+# Requests whose answer nothing can precede: a stateless server owes them one JSON body.
+# A tools/call qualifies only for a tool in ``instant_tools`` and without a progress token.
+ANSWERED_AT_ONCE = frozenset(
+    {
+        "initialize",
+        "ping",
+        "server/discover",
+        "tools/list",
+        "prompts/list",
+        "resources/list",
+        "resources/templates/list",
+    }
+)
+
+
+def decode_request(body: bytes, instant_tools: frozenset[str]) -> dict[str, Any] | None:
+    """The JSON-RPC request in ``body`` if it is answered at once, else ``None``."""
+    try:
+        message = json.loads(body)
+    except (ValueError, RecursionError):
+        return None  # the SDK reports the parse error
+    if not isinstance(message, dict) or "id" not in message:
+        return None
+    params = message.get("params", {})
+    if not isinstance(params, dict):
+        return None
+    meta = params.get("_meta")
+    if isinstance(meta, dict) and "progressToken" in meta:
+        return None  # the client asked to hear progress
+    method = message.get("method")
+    if method == "tools/call":
+        return message if params.get("name") in instant_tools else None
+    return message if method in ANSWERED_AT_ONCE else None
+
+
+def quick_request(headers: Headers, message: dict[str, Any]) -> tuple[JSONRPCRequest, str] | None:
+    """The validated request and its protocol version, if this module may answer it.
+
+    Only what the SDK's stateless JSON-response transport would accept without comment:
+    a handshake-era (or absent) ``MCP-Protocol-Version``, JSON in, JSON accepted, and a
+    well-formed request. Everything else, errors included, is the SDK's to answer.
+    """
+    version = headers.get(MCP_PROTOCOL_VERSION_HEADER)
+    if version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS:
+        return None  # the 2026-07-28 entry, with its own checks
+    content_type = headers.get("content-type", "").split(";")[0]
+    if "application/json" not in (part.strip() for part in content_type.split(",")):
+        return None
+    has_json, _has_sse = check_accept_headers(_HeadersOnly(headers))
+    if not has_json:
+        return None
+    try:
+        request = JSONRPCRequest.model_validate(message, by_name=False)
+    except ValidationError:
+        return None
+    return request, version or DEFAULT_NEGOTIATED_VERSION
+
+
+@dataclass
+class _HeadersOnly:
+    """What ``check_accept_headers`` reads of a request."""
+
+    headers: Headers
+
+
+@dataclass
+class _JSONResponseContext:
+    """The dispatch context of one request answered with one JSON body.
+
+    As in the SDK's stateless JSON-response transport: no back channel for server
+    requests (no session for the reply to land in), and notifications have no wire.
+    """
+
+    request_id: RequestId
+    message_metadata: ServerMessageMetadata
+    transport: TransportContext = field(
+        default_factory=lambda: TransportContext(kind="streamable-http", can_send_request=False)
+    )
+    progress_token: None = None
+    cancel_requested: anyio.Event = field(default_factory=anyio.Event)
+    can_send_request: bool = False
+
+    async def send_raw_request(
+        self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None
+    ) -> dict[str, Any]:
+        raise NoBackChannelError(method)
+
+    async def notify(self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None) -> None:
+        logger.debug("dropped %s: a JSON response carries only the result", method)
+
+    async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        return None
+
+
+async def answer(
+    server: Server[Any],
+    lifespan_state: Any,
+    request: JSONRPCRequest,
+    protocol_version: str,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+) -> None:
+    """Run ``request`` through the server's handlers and send its JSON-RPC answer."""
+    context = _JSONResponseContext(
+        request_id=request.id,
+        message_metadata=ServerMessageMetadata(request_context=Request(scope, receive), can_send_request=False),
+    )
+    # Born ready, as the SDK's stateless transport makes it: no initialize needed first.
+    connection = Connection.from_envelope(protocol_version, None, None)
+    reply: JSONRPCResponse | JSONRPCError
+    try:
+        result = await serve_one(
+            server, context, request.method, request.params, connection=connection, lifespan_state=lifespan_state
+        )
+    except Exception as exc:
+        error = handler_exception_to_error_data(exc)
+        if error is None:
+            # As the SDK's dispatcher answers an unexpected handler failure.
+            logger.exception("handler for %r raised", request.method)
+            error = ErrorData(code=0, message=str(exc))
+        reply = JSONRPCError(jsonrpc="2.0", id=request.id, error=error)
+    else:
+        reply = JSONRPCResponse(jsonrpc="2.0", id=request.id, result=result)
+    body = reply.model_dump_json(by_alias=True, exclude_unset=True).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
