@@ -36,7 +36,19 @@ class MCPOAuth2Validator(OAuth2Validator):
         if grant is None:
             self._revoke_if_replayed(code, request)
             return False
+        request.mcp_grant = (code, grant)  # the locked row, for the checks that follow
         return super().validate_code(client_id, code, client, request, *args, **kwargs)
+
+    def _grant(self, code: str, client: Any, request: Any = None) -> Any:
+        """The grant of ``code``: the row ``validate_code`` locked, else read now.
+
+        oauthlib asks for the redirect URI and both PKCE values separately, and DOT reads
+        the grant again for each; within one token request the locked row cannot change.
+        """
+        code_and_grant = getattr(request, "mcp_grant", None)
+        if code_and_grant is not None and code_and_grant[0] == code and code_and_grant[1].application_id == client.pk:
+            return code_and_grant[1]
+        return get_grant_model().objects.filter(code=code, application=client).first()
 
     def _revoke_if_replayed(self, code: str, request: Any) -> None:
         consumed = ConsumedCode.objects.filter(code_checksum=checksum(code)).select_related("application").first()
@@ -55,16 +67,16 @@ class MCPOAuth2Validator(OAuth2Validator):
 
     # DOT reads the grant with .get() in these; after a lost race it is gone, which
     # must read as "invalid grant", not raise DoesNotExist (a 500).
-    def confirm_redirect_uri(self, client_id, code, redirect_uri, client, *args, **kwargs) -> bool:
-        grant = get_grant_model().objects.filter(code=code, application=client).first()
+    def confirm_redirect_uri(self, client_id, code, redirect_uri, client, request=None, *args, **kwargs) -> bool:
+        grant = self._grant(code, client, request)
         return grant is not None and grant.redirect_uri_allowed(redirect_uri)
 
     def get_code_challenge(self, code: str, request: Any) -> str | None:
-        grant = get_grant_model().objects.filter(code=code, application=request.client).first()
+        grant = self._grant(code, request.client, request)
         return (grant.code_challenge or None) if grant else None
 
     def get_code_challenge_method(self, code: str, request: Any) -> str | None:
-        grant = get_grant_model().objects.filter(code=code, application=request.client).first()
+        grant = self._grant(code, request.client, request)
         return (grant.code_challenge_method or None) if grant else None
 
     def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):

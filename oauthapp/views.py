@@ -112,7 +112,10 @@ class AuthorizationView(dot_views.AuthorizationView):
         return response
 
     def form_valid(self, form: Any) -> HttpResponse:
-        if not get_application_model().objects.filter(client_id=form.cleaned_data.get("client_id") or "").exists():
+        self.consent_application = (
+            get_application_model().objects.filter(client_id=form.cleaned_data.get("client_id") or "").first()
+        )
+        if self.consent_application is None:
             # Only a tampered form names an unknown client; DOT would fail with DoesNotExist (500).
             raise SuspiciousOperation("consent form for an unknown client")
         # The hidden fields come back from the browser: pin the resource, recheck PKCE.
@@ -131,7 +134,10 @@ class AuthorizationView(dot_views.AuthorizationView):
 
     def create_authorization_response(self, request: HttpRequest, scopes: str, credentials: dict, allow: bool) -> Any:
         """DOT's response to the user's decision, plus the connection and the audit trail."""
-        application = get_application_model().objects.filter(client_id=credentials.get("client_id", "")).first()
+        client_id = credentials.get("client_id", "")
+        application = getattr(self, "consent_application", None)
+        if application is None or application.client_id != client_id:
+            application = get_application_model().objects.filter(client_id=client_id).first()
         try:
             result = super().create_authorization_response(request, scopes, credentials, allow)
         except OAuthToolkitError:

@@ -7,7 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
@@ -37,6 +39,19 @@ def test_code_exchange_returns_bearer_tokens_for_one_hour(signed_in: Client, vsc
     assert body["scope"] == "mcp"
     assert body["refresh_token"] != body["access_token"]
     assert response["Cache-Control"] == "no-store"
+
+
+def test_a_code_exchange_reads_its_grant_once_for_all_its_checks(signed_in: Client, vscode: dict[str, Any]) -> None:
+    request, code = _code(signed_in, vscode)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = exchange_code(signed_in, request, code)
+
+    assert response.status_code == 200
+    grant_reads = [q["sql"] for q in queries if q["sql"].startswith("SELECT") and Grant._meta.db_table in q["sql"]]
+    # Ours (locked), DOT's validate_code and DOT's resource check; the redirect URI and
+    # PKCE checks reuse the locked row.
+    assert len(grant_reads) == 3
 
 
 def test_tokens_are_bound_to_the_mcp_resource(signed_in: Client, vscode: dict[str, Any]) -> None:
