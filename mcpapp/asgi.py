@@ -16,6 +16,7 @@ import functools
 import json
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 from django.conf import settings
@@ -24,6 +25,8 @@ from django.http.request import split_domain_port, validate_host
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.mcpserver import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.authentication import AuthCredentials
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,6 +36,7 @@ from oauthapp.public_url import MCP_PATH, PROTECTED_RESOURCE_METADATA_PATH, orig
 from . import postgres_reader, single_exchange
 from .auth import verify_token
 from .server import INSTANT_TOOLS, create_mcp_server
+from .sessions import SessionRegistry
 
 MCP_PATHS = frozenset({MCP_PATH, MCP_PATH + "/"})
 RETRY_AFTER_SECONDS = b"5"
@@ -156,20 +160,25 @@ class MCPEndpoint:
     def __init__(
         self,
         session_manager: StreamableHTTPSessionManager,
-        json_session_manager: StreamableHTTPSessionManager | None = None,
+        json_session_manager: StreamableHTTPSessionManager,
+        sessions: SessionRegistry | None = None,
     ) -> None:
+        # The SDK's stateless managers over one server: SSE answers, and one JSON body for
+        # the 2026-07-28 requests answered at once. 2025-era requests answered at once go
+        # to the server's runner directly (single_exchange).
         self.session_manager = session_manager
-        # Stateless mode only: a second manager over the same server that answers with one
-        # JSON body instead of an SSE stream, for the requests that answer at once.
         self.json_session_manager = json_session_manager
+        # Stateful mode: the open sessions (each request is then served as above).
+        self.sessions = sessions
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             await stack.enter_async_context(postgres_reader.reading())
             await stack.enter_async_context(self.session_manager.run())
-            if self.json_session_manager is not None:
-                await stack.enter_async_context(self.json_session_manager.run())
+            await stack.enter_async_context(self.json_session_manager.run())
+            if self.sessions is not None:
+                await stack.enter_async_context(self.sessions.running())
             yield
 
     def _host_allowed(self, host: str) -> bool:
@@ -234,21 +243,29 @@ class MCPEndpoint:
         scope["path"] = MCP_PATH
         scope["user"] = AuthenticatedUser(access_token)
         scope["auth"] = AuthCredentials(access_token.scopes)
-        serve: ASGIApp = self.session_manager.handle_request
-        if self.json_session_manager is not None and scope["method"] == "POST":
-            # Stateless: a request answered at once gets one JSON body, not an SSE stream.
+        body: bytes | None = None
+        if scope["method"] == "POST":
             body, receive = await _peek_body(receive)
-            message = single_exchange.decode_request(body, INSTANT_TOOLS) if body is not None else None
-            if message is not None:
-                quick = single_exchange.quick_request(headers, message)
-                if quick is None:
-                    serve = self.json_session_manager.handle_request
-                else:
-                    # The state the SDK's manager entered at start-up (a public attribute in
-                    # the SDK's own single-exchange entry, a private one on the manager).
-                    lifespan_state = self.session_manager._lifespan_state
-                    serve = functools.partial(single_exchange.answer, self.session_manager.app, lifespan_state, *quick)
+        message = single_exchange.decode_body(body)
+        serve: ASGIApp = functools.partial(self._serve_stateless, message)
+        version = headers.get(MCP_PROTOCOL_VERSION_HEADER)
+        if self.sessions is not None and (version is None or version in HANDSHAKE_PROTOCOL_VERSIONS):
+            serve = functools.partial(self.sessions.handle, message=message, serve_stateless=serve)
         await self._serve_while_authorized(serve, scope, receive, send, token, origin)
+
+    async def _serve_stateless(self, message: Any, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one request as a stateless server: a request answered at once gets one JSON body."""
+        if single_exchange.answered_at_once(message, INSTANT_TOOLS):
+            quick = single_exchange.quick_request(Headers(scope=scope), message)
+            if quick is not None:
+                # The state the SDK's manager entered at start-up (a public attribute in
+                # the SDK's own single-exchange entry, a private one on the manager).
+                lifespan_state = self.session_manager._lifespan_state
+                await single_exchange.answer(self.session_manager.app, lifespan_state, *quick, scope, receive, send)
+                return
+            await self.json_session_manager.handle_request(scope, receive, send)
+            return
+        await self.session_manager.handle_request(scope, receive, send)
 
     async def _serve_while_authorized(
         self,
@@ -344,12 +361,10 @@ class _ResponseProgress:
 def build_mcp_endpoint(server: MCPServer | None = None) -> MCPEndpoint:
     """The /mcp endpoint over ``server`` (ours by default), stateful or stateless by settings."""
     server = server or create_mcp_server()
-    stateless = settings.MCPDEMO_MCP_STATELESS
     # The SDK builds a session manager in streamable_http_app(); we use the managers, not
     # its Starlette app, and do Host/Origin checks ourselves (from ALLOWED_HOSTS).
-    json_session_manager = None
-    if stateless:
-        server.streamable_http_app(stateless_http=True, json_response=True, transport_security=None, host="")
-        json_session_manager = server.session_manager
-    server.streamable_http_app(stateless_http=stateless, transport_security=None, host="")
-    return MCPEndpoint(server.session_manager, json_session_manager)
+    server.streamable_http_app(stateless_http=True, json_response=True, transport_security=None, host="")
+    json_session_manager = server.session_manager
+    server.streamable_http_app(stateless_http=True, transport_security=None, host="")
+    sessions = None if settings.MCPDEMO_MCP_STATELESS else SessionRegistry()
+    return MCPEndpoint(server.session_manager, json_session_manager, sessions)

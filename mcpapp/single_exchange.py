@@ -53,24 +53,33 @@ ANSWERED_AT_ONCE = frozenset(
 )
 
 
-def decode_request(body: bytes, instant_tools: frozenset[str]) -> dict[str, Any] | None:
-    """The JSON-RPC request in ``body`` if it is answered at once, else ``None``."""
+NOT_JSON: Any = object()  # a body that is not JSON, or too large to have been read here
+
+
+def decode_body(body: bytes | None) -> Any:
+    """The JSON value of a request body, or ``NOT_JSON`` (the SDK reports the error)."""
+    if body is None:
+        return NOT_JSON
     try:
-        message = json.loads(body)
+        return json.loads(body)
     except (ValueError, RecursionError):
-        return None  # the SDK reports the parse error
+        return NOT_JSON
+
+
+def answered_at_once(message: Any, instant_tools: frozenset[str]) -> bool:
+    """Whether this decoded body is one JSON-RPC request whose answer nothing can precede."""
     if not isinstance(message, dict) or "id" not in message:
-        return None
+        return False
     params = message.get("params", {})
     if not isinstance(params, dict):
-        return None
+        return False
     meta = params.get("_meta")
     if isinstance(meta, dict) and "progressToken" in meta:
-        return None  # the client asked to hear progress
+        return False  # the client asked to hear progress
     method = message.get("method")
     if method == "tools/call":
-        return message if params.get("name") in instant_tools else None
-    return message if method in ANSWERED_AT_ONCE else None
+        return params.get("name") in instant_tools
+    return method in ANSWERED_AT_ONCE
 
 
 def quick_request(headers: Headers, message: dict[str, Any]) -> tuple[JSONRPCRequest, str] | None:
@@ -86,7 +95,7 @@ def quick_request(headers: Headers, message: dict[str, Any]) -> tuple[JSONRPCReq
     content_type = headers.get("content-type", "").split(";")[0]
     if "application/json" not in (part.strip() for part in content_type.split(",")):
         return None
-    has_json, _has_sse = check_accept_headers(_HeadersOnly(headers))
+    has_json, _has_sse = accepts(headers)
     if not has_json:
         return None
     try:
@@ -94,6 +103,11 @@ def quick_request(headers: Headers, message: dict[str, Any]) -> tuple[JSONRPCReq
     except ValidationError:
         return None
     return request, version or DEFAULT_NEGOTIATED_VERSION
+
+
+def accepts(headers: Headers) -> tuple[bool, bool]:
+    """Whether the request accepts JSON, and SSE, by the SDK's own reading of ``Accept``."""
+    return check_accept_headers(_HeadersOnly(headers))
 
 
 @dataclass

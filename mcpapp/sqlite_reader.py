@@ -66,6 +66,10 @@ class LoopReader:
         # No detect_types: values come back as SQLite stores them (datetimes as text).
         connection = sqlite3.connect(self.database, timeout=0, uri=True, check_same_thread=False)
         connection.execute("PRAGMA query_only = 1")
+        # Only matters in shared-cache mode (Django's in-memory test database), where a
+        # reader takes table locks that make a concurrent writer fail at once (no busy
+        # wait). Uncommitted reads take none. A file database in WAL mode ignores it.
+        connection.execute("PRAGMA read_uncommitted = 1")
         return connection
 
 

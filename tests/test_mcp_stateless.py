@@ -172,11 +172,3 @@ async def test_malformed_json_gets_the_sdks_parse_error(stateless: None, access_
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == -32700
-
-
-async def test_the_stateful_mode_keeps_sse_for_every_post(access_token: str) -> None:
-    async with serving(build_application()) as http:
-        response = await post_mcp(http, INITIALIZE, access_token)
-
-    assert content_type(response) == "text/event-stream"
-    assert response.headers["mcp-session-id"]

@@ -15,7 +15,7 @@ import pytest
 
 from mcpapp import single_exchange
 from mcpapp.server import INSTANT_TOOLS
-from mcpapp.single_exchange import decode_request
+from mcpapp.single_exchange import NOT_JSON, answered_at_once, decode_body
 from mcpdemo.asgi import build_application
 from tests.test_mcp_auth import INITIALIZE, LEGACY_VERSION, MODERN_VERSION, post_mcp, serving
 
@@ -52,12 +52,13 @@ WITH_PROGRESS = {**SLUGIFY, "_meta": {"progressToken": "p1"}}
     ],
 )
 def test_which_requests_are_answered_at_once(body: Any, expected: bool) -> None:
-    assert (decode_request(json.dumps(body).encode(), INSTANT_TOOLS) is not None) is expected
+    assert answered_at_once(decode_body(json.dumps(body).encode()), INSTANT_TOOLS) is expected
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"\xff\xfe", b"[" * 100_000])
 def test_a_body_that_is_not_json_is_left_to_the_sdk(body: bytes) -> None:
-    assert decode_request(body, INSTANT_TOOLS) is None
+    assert decode_body(body) is NOT_JSON
+    assert not answered_at_once(decode_body(body), INSTANT_TOOLS)
 
 
 @pytest.fixture
