@@ -71,28 +71,55 @@ class Bench:
         runner: Callable[[float], Awaitable[Run]],
         unit: str = "req",
     ) -> Result:
+        (result,) = await self.measure_together([(key, title, server, runner)], unit)
+        return result
+
+    async def measure_together(
+        self, scenarios: list[tuple[str, str, Server, Callable[[float], Awaitable[Run]]]], unit: str = "req"
+    ) -> list[Result]:
+        """Measure scenarios run by run in turn (A B, B A, A B, ...), not one after the other.
+
+        A machine whose speed drifts during a benchmark then weighs on each alike, which
+        matters for a small difference between two scenarios (the token check: 2 − 3a).
+        """
         a = self.args
-        log(f"{server.name}: scenario {key} ({title}): warm-up {a.warmup:g}s + {a.runs} × {a.duration:g}s")
-        warm = await runner(self.args.warmup)
-        runs: list[Run] = []
-        repeated = 0
-        for _ in range(self.args.runs):
-            run = await runner(self.args.duration)
-            # A run during which other processes took the server's CPU away (it was not
-            # saturated while they were busy) measures them too: repeat it, a bounded number of times.
-            for _retry in range(self.args.retries):
-                if not disturbed(run):
-                    break
-                log(f"  run disturbed (others {run.other_busy:.0%} of a CPU, server {run.server_busy:.0%}): repeating")
-                repeated += 1
-                await asyncio.sleep(2)
-                run = await runner(self.args.duration)
-            runs.append(run)
-            if server.process.poll() is not None:
-                raise RuntimeError(f"{server.name} died:\n{server.log_tail()}")
+        warm: list[Run] = []
+        for key, title, server, runner in scenarios:
+            log(f"{server.name}: scenario {key} ({title}): warm-up {a.warmup:g}s + {a.runs} × {a.duration:g}s")
+            warm.append(await runner(a.warmup))
+        runs: list[list[Run]] = [[] for _ in scenarios]
+        repeated = [0] * len(scenarios)
+        for turn in range(a.runs):
+            order = list(range(len(scenarios)))
+            for index in order if turn % 2 == 0 else reversed(order):
+                _key, _title, server, runner = scenarios[index]
+                run = await runner(a.duration)
+                # A run during which other processes took the server's CPU away (it was not
+                # saturated while they were busy) measures them too: repeat it, a bounded number of times.
+                for _retry in range(a.retries):
+                    if not disturbed(run):
+                        break
+                    log(
+                        f"  run disturbed (others {run.other_busy:.0%} of a CPU, "
+                        f"server {run.server_busy:.0%}): repeating"
+                    )
+                    repeated[index] += 1
+                    await asyncio.sleep(2)
+                    run = await runner(a.duration)
+                runs[index].append(run)
+                if server.process.poll() is not None:
+                    raise RuntimeError(f"{server.name} died:\n{server.log_tail()}")
+        return [
+            self._result(key, title, server, unit, runs[i], warm[i], repeated[i])
+            for i, (key, title, server, _runner) in enumerate(scenarios)
+        ]
+
+    def _result(
+        self, key: str, title: str, server: Server, unit: str, runs: list[Run], warm: Run, repeated: int
+    ) -> Result:
         result = Result(key, title, server.kind, unit, runs, warmup_errors=warm.errors)
         log(
-            f"  → {result.rate:,.0f} {unit}/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, "
+            f"  {server.name} → {result.rate:,.0f} {unit}/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, "
             f"CPU {result.cpu_ms:.3f} ms/{unit}, errors {result.errors}/{result.ops}"
             + (f" (e.g. {result.error_sample})" if result.errors else "")
         )
@@ -182,23 +209,27 @@ class Bench:
         finally:
             server.stop()
 
-        if self.wants("2"):
-            server = await deployment.start("ours-stateless", stateless=True)
-            try:
+        # 2 and 3a run in turn, so that their difference (the token check) is not drift.
+        together = []
+        stateless = stub = None
+        try:
+            if self.wants("2"):
+                stateless = await deployment.start("ours-stateless", stateless=True)
                 title = "`tools/call slugify`, stateless mode"
-                await self.measure("2", title, server, self.wrk(server, self.tools_call(self.token, None)))
-            finally:
-                server.stop()
-        if self.wants("3a"):
-            server = await deployment.start(
-                "ours-stateless-noauth", stateless=True, app="bench.noauth_asgi:application"
-            )
-            try:
+                together.append(("2", title, stateless, self.wrk(stateless, self.tools_call(self.token, None))))
+            if self.wants("3a"):
+                stub = await deployment.start(
+                    "ours-stateless-noauth", stateless=True, app="bench.noauth_asgi:application"
+                )
                 title = "`tools/call slugify`, stateless, token check stubbed (bench/noauth_asgi.py)"
                 request = self.tools_call("no-auth-" + secrets.token_hex(8), None)
-                await self.measure("3a", title, server, self.wrk(server, request))
-            finally:
-                server.stop()
+                together.append(("3a", title, stub, self.wrk(stub, request)))
+            if together:
+                await self.measure_together(together)
+        finally:
+            for server in (stateless, stub):
+                if server is not None:
+                    server.stop()
         if self.wants("8"):
             server = await deployment.start("ours-memory")
             try:

@@ -16,14 +16,12 @@ import hashlib
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, connection
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken as MCPAccessToken
 from mcp.server.mcpserver import Context
@@ -33,6 +31,12 @@ from oauthapp import connections
 
 from . import postgres_reader, sqlite_reader
 from .sqlite_reader import Unavailable
+
+# A timestamp column as whole seconds since the epoch (UTC), per database backend.
+_EPOCH_SECONDS = {
+    "sqlite": "CAST(strftime('%%s', {}) AS INTEGER)",  # naive UTC text; %% as the query has parameters
+    "postgresql": "CAST(EXTRACT(EPOCH FROM {}) AS BIGINT)",
+}
 
 
 @functools.cache
@@ -51,10 +55,11 @@ def _token_query(vendor: str) -> str:
         return f"{alias}.{qn(model._meta.get_field(name).column)}"
 
     user_pk = col(user, "u", user._meta.pk.name)
+    expires = col(token, "t", "expires")
     columns = [
         col(token, "t", "scope"),
         col(token, "t", "resource"),
-        col(token, "t", "expires"),
+        _EPOCH_SECONDS[vendor].format(expires),  # for the MCP view; parsing it in Python cost more
         col(token, "t", "application"),
         col(client, "a", "client_id"),
         user_pk,
@@ -65,9 +70,16 @@ def _token_query(vendor: str) -> str:
         f"SELECT {', '.join(columns)} FROM {qn(token._meta.db_table)} t"  # noqa: S608
         f" JOIN {qn(client._meta.db_table)} a ON {col(client, 'a', 'id')} = {col(token, 't', 'application')}"
         f" JOIN {qn(user._meta.db_table)} u ON {user_pk} = {col(token, 't', 'user')}"
-        f" WHERE {col(token, 't', 'token_checksum')} = %s AND {col(token, 't', 'expires')} > %s"
+        f" WHERE {col(token, 't', 'token_checksum')} = %s AND {expires} > %s"
         f" AND {col(client, 'a', 'blocked_at')} IS NULL AND {col(user, 'u', 'is_active')}"
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _json_list(text: str) -> tuple[Any, ...] | None:
+    """A JSON list as a tuple (cached: every token of this server names the same resource)."""
+    value = json.loads(text)
+    return tuple(value) if isinstance(value, list) else None
 
 
 def _checksum(token: str) -> str:
@@ -81,20 +93,19 @@ def _accept(
     if row is None:
         return None
     scope, resources, expires, application_id, client_id, user_id, username = row
-    if settings.MCP_SCOPE not in scope.split():
+    scopes = scope.split()
+    if settings.MCP_SCOPE not in scopes:
         return None
     if isinstance(resources, str):  # SQLite's JSON is text; psycopg may hand it over decoded
-        resources = json.loads(resources)
-    if not isinstance(resources, list) or resource not in resources:
+        resources = _json_list(resources)
+    if not isinstance(resources, list | tuple) or resource not in resources:
         return None  # unbound tokens are not ours to accept
-    if isinstance(expires, str):  # SQLite: naive UTC text
-        expires = parse_datetime(expires).replace(tzinfo=UTC)
     note_use(user_id, application_id)
     return MCPAccessToken(
         token=token,
         client_id=client_id,
-        scopes=scope.split(),
-        expires_at=int(expires.timestamp()),
+        scopes=scopes,
+        expires_at=int(expires),
         resource=resource,
         subject=str(user_id),  # binds MCP sessions to the user, not just the client
         claims={"iss": issuer, "username": username},
@@ -159,7 +170,7 @@ async def verify_token(token: str, resource: str, issuer: str) -> MCPAccessToken
 @functools.cache
 def _loop_token_query(vendor: str) -> str:
     query = _token_query(vendor)
-    return query.replace("%s", "?") if vendor == "sqlite" else query  # sqlite3's own placeholders
+    return query % ("?", "?") if vendor == "sqlite" else query  # sqlite3's own placeholders, "%%" → "%"
 
 
 def current_user_id(ctx: Context) -> int | None:

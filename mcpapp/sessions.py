@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
@@ -127,8 +127,8 @@ class SessionRegistry:
             if swept := self.sweep():
                 logger.info("ended %d idle MCP sessions", swept)
 
-    @asynccontextmanager
-    async def serving(self, session: Session) -> AsyncIterator[None]:
+    @contextmanager
+    def serving(self, session: Session) -> Iterator[None]:
         session.active += 1
         try:
             yield
@@ -194,7 +194,7 @@ class SessionRegistry:
             await send(message)
 
         try:
-            async with self.serving(self.sessions[session_id]):
+            with self.serving(self.sessions[session_id]):
                 await serve_stateless(scope, receive, _with_session_id(send_and_watch, session_id))
         finally:
             if status is None or status >= 400:  # nothing was established
@@ -210,7 +210,7 @@ class SessionRegistry:
                 session.in_flight[request_id].cancel()
         request_id = message.get("id") if isinstance(message, dict) and "method" in message else None
         if not isinstance(request_id, str | int) or isinstance(request_id, bool):
-            async with self.serving(session):  # notifications, client responses, anything odd
+            with self.serving(session):  # notifications, client responses, anything odd
                 await serve(scope, receive, send)
             return
         progress = _Progress(send)
@@ -219,7 +219,7 @@ class SessionRegistry:
                 session.in_flight = {}
             session.in_flight[request_id] = serving
             try:
-                async with self.serving(session):
+                with self.serving(session):
                     await serve(scope, receive, progress.send)
             finally:
                 if session.in_flight.get(request_id) is serving:
@@ -238,7 +238,7 @@ class SessionRegistry:
         if session.ended is None:
             session.ended = anyio.Event()
         try:
-            async with self.serving(session):
+            with self.serving(session):
                 await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
                 async with anyio.create_task_group() as tasks:
 

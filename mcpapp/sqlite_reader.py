@@ -13,9 +13,10 @@ PostgreSQL (a network round trip per query) always takes the thread path.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
-from datetime import UTC, datetime
+import time
 from typing import Any
 
 from django.db import connections
@@ -54,7 +55,7 @@ class LoopReader:
     @staticmethod
     def now() -> str:
         """The current time as Django's SQLite backend stores datetimes (USE_TZ: naive UTC text)."""
-        return str(datetime.now(UTC).replace(tzinfo=None))
+        return _utc_text(time.time())
 
     def close(self) -> None:
         if self._connection is not None:
@@ -71,6 +72,18 @@ class LoopReader:
         # wait). Uncommitted reads take none. A file database in WAL mode ignores it.
         connection.execute("PRAGMA read_uncommitted = 1")
         return connection
+
+
+@functools.lru_cache(maxsize=2)
+def _utc_second(second: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
+
+
+def _utc_text(timestamp: float) -> str:
+    """``str(datetime)`` of a UTC timestamp, formatting its second once (every request asks)."""
+    second = int(timestamp)
+    micro = int((timestamp - second) * 1_000_000)
+    return f"{_utc_second(second)}.{micro:06d}" if micro else _utc_second(second)
 
 
 _reader: LoopReader | None = None

@@ -256,7 +256,7 @@ async def test_a_session_with_a_request_in_flight_never_expires(clock: Clock) ->
     session_id = registry.open(OWNER)
     session = registry.find(session_id, OWNER)
 
-    async with registry.serving(session):
+    with registry.serving(session):
         clock.now += 3600
         assert registry.sweep() == 0
     clock.now += 59
