@@ -40,8 +40,9 @@ SATURATED = 0.90  # ...unless the server used at least this share of its CPU any
 
 
 def disturbed(run: Run) -> bool:
-    """Other processes were busy while the server did not have its core to itself."""
-    return run.other_busy > OTHER_LOAD_WARNING and run.server_busy < SATURATED
+    """Other processes, or other guests of the machine (steal), took the server's core away."""
+    others = run.other_busy > OTHER_LOAD_WARNING and run.server_busy < SATURATED
+    return others or run.steal_share > OTHER_LOAD_WARNING
 
 
 def log(message: str) -> None:
@@ -100,7 +101,7 @@ class Bench:
                     if not disturbed(run):
                         break
                     log(
-                        f"  run disturbed (others {run.other_busy:.0%} of a CPU, "
+                        f"  run disturbed (others {run.other_busy:.0%} of a CPU, steal {run.steal_share:.0%}, "
                         f"server {run.server_busy:.0%}): repeating"
                     )
                     repeated[index] += 1
@@ -126,12 +127,13 @@ class Bench:
         still = [r for r in runs if disturbed(r)]
         if still or repeated:
             worst = max((r.other_busy for r in still), default=0.0)
+            steal = max((r.steal_share for r in still), default=0.0)
             self.notes.append(
                 f"Scenario {key} ({server.kind}): {repeated} disturbed run(s) repeated; "
                 + (
                     f"{len(still)} of {len(runs)} kept runs still disturbed (other processes up to {worst:.0%} of a "
-                    "CPU while the server was not saturated): its throughput is understated and its CPU per "
-                    "request may be overstated."
+                    f"CPU, steal up to {steal:.0%} of the server's CPU): its throughput is understated and its CPU "
+                    "per request may be overstated."
                     if still
                     else "the runs kept were not disturbed."
                 )

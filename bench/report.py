@@ -152,13 +152,14 @@ def derived_lines(results: list[Result]) -> list[str]:
 
 def run_details(results: list[Result]) -> str:
     lines = [
-        "| # | server | each run: throughput/s, server CPU ms/op, CPU busy: server / load generator / others |",
+        "| # | server | each run: throughput/s, server CPU ms/op, CPU busy: server / load generator / others; "
+        "steal on the server's CPU |",
         "|---|---|---|",
     ]
     for r in results:
         runs = "; ".join(
             f"{run.rate:,.0f}/s, {run.cpu_ms_per_op:.3f} ms, "
-            f"{run.server_busy:.0%} / {run.loadgen_busy:.0%} / {run.other_busy:.0%}"
+            f"{run.server_busy:.0%} / {run.loadgen_busy:.0%} / {run.other_busy:.0%}; {run.steal_share:.0%}"
             for run in r.runs
         )
         lines.append(f"| {r.key} | {r.server} | {runs} |")
