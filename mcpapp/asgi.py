@@ -35,6 +35,7 @@ from oauthapp.public_url import MCP_PATH, PROTECTED_RESOURCE_METADATA_PATH, orig
 
 from . import postgres_reader, single_exchange
 from .auth import verify_token
+from .progress import ResponseProgress
 from .server import INSTANT_TOOLS, create_mcp_server
 from .sessions import SessionRegistry
 
@@ -326,20 +327,8 @@ class MCPEndpoint:
             return True
 
 
-class _ResponseProgress:
-    """Wraps ``send`` to know how far a response got, so it can be ended cleanly."""
-
-    def __init__(self, send: Send) -> None:
-        self._send = send
-        self.started = False
-        self.complete = False
-
-    async def send(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            self.started = True
-        elif message["type"] == "http.response.body" and not message.get("more_body", False):
-            self.complete = True
-        await self._send(message)
+class _ResponseProgress(ResponseProgress):
+    """A response that a revoked token ends cleanly."""
 
     async def finish(self, origin: str) -> None:
         """End a response whose token was revoked: close the body, or answer 401 if nothing was sent."""

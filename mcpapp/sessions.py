@@ -33,6 +33,7 @@ from mcp_types import INTERNAL_ERROR, INVALID_REQUEST, ErrorData, JSONRPCError, 
 from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope, Send
 
+from .progress import ResponseProgress
 from .single_exchange import accepts
 
 logger = logging.getLogger(__name__)
@@ -264,20 +265,8 @@ class SessionRegistry:
             session.listening = False
 
 
-class _Progress:
-    """How far the answer to a request got, so a cancelled one can still be ended properly."""
-
-    def __init__(self, send: Send) -> None:
-        self._send = send
-        self.media_type: bytes | None = None
-        self.complete = False
-
-    async def send(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            self.media_type = dict(message.get("headers", [])).get(b"content-type", b"")
-        elif message["type"] == "http.response.body" and not message.get("more_body", False):
-            self.complete = True
-        await self._send(message)
+class _Progress(ResponseProgress):
+    """A request's answer, followed so that a cancelled one can still be ended."""
 
     async def cancelled(self, request_id: RequestId) -> None:
         """End the answer of a cancelled request with ``Request cancelled``, as the SDK's 2025-era transport does."""

@@ -11,6 +11,7 @@ import types
 from typing import Any
 
 import anyio
+import anyio.abc
 import pytest
 
 from mcpapp import sessions, tools
@@ -26,7 +27,7 @@ from tests.test_mcp_auth import (
     rpc_message,
     serving,
 )
-from tests.test_revocation import long_tool_call, sse_stream
+from tests.test_revocation import OpenRequest, long_tool_call, sse_stream
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -95,14 +96,20 @@ async def test_delete_ends_the_session_and_its_id_then_gets_404(access_token: st
     assert after.json()["error"]["message"] == "Session not found"
 
 
+async def listen(app: Any, tasks: anyio.abc.TaskGroup, token: str, session_id: str) -> OpenRequest:
+    """Open the session's GET stream in ``tasks``; return it once its answer has started."""
+    stream = sse_stream(app, token, session_id)
+    tasks.start_soon(stream.run)
+    with anyio.fail_after(5):
+        await stream.started.wait()
+    return stream
+
+
 async def test_the_get_stream_stays_open_until_the_session_is_deleted(access_token: str) -> None:
     app = build_application()
     async with serving(app) as http, anyio.create_task_group() as tasks:
         session_id = await open_session(http, access_token)
-        stream = sse_stream(app, access_token, session_id)
-        tasks.start_soon(stream.run)
-        with anyio.fail_after(5):
-            await stream.started.wait()
+        stream = await listen(app, tasks, access_token, session_id)
         second = sse_stream(app, access_token, session_id)
         await second.run()
         await anyio.sleep(0.2)
@@ -124,17 +131,11 @@ async def test_the_get_stream_ends_when_the_client_goes_away(access_token: str) 
     app = build_application()
     async with serving(app) as http, anyio.create_task_group() as tasks:
         session_id = await open_session(http, access_token)
-        stream = sse_stream(app, access_token, session_id)
-        tasks.start_soon(stream.run)
-        with anyio.fail_after(5):
-            await stream.started.wait()
+        stream = await listen(app, tasks, access_token, session_id)
         stream.disconnect()
         with anyio.fail_after(5):
             await stream.ended.wait()
-        again = sse_stream(app, access_token, session_id)
-        tasks.start_soon(again.run)
-        with anyio.fail_after(5):
-            await again.started.wait()
+        again = await listen(app, tasks, access_token, session_id)
         again.disconnect()
 
     assert again.messages[0]["status"] == 200  # the session can listen again
