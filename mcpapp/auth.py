@@ -27,7 +27,7 @@ from mcp.server.auth.provider import AccessToken as MCPAccessToken
 from mcp.server.mcpserver import Context
 from oauth2_provider.models import get_access_token_model, get_application_model
 
-from oauthapp import connections
+from oauthapp import consents
 
 from . import postgres_reader, sqlite_reader
 from .sqlite_reader import Unavailable
@@ -123,7 +123,7 @@ def check_token(token: str, resource: str, issuer: str) -> MCPAccessToken | None
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         cursor.execute(_token_query(connection.vendor), [_checksum(token), now])
         row = cursor.fetchone()
-    return _accept(row, token, resource, issuer, connections.note_use)
+    return _accept(row, token, resource, issuer, consents.note_use)
 
 
 def _check_token_and_release(token: str, resource: str, issuer: str) -> MCPAccessToken | None:
@@ -146,9 +146,9 @@ _checker = ThreadPoolExecutor(max_workers=settings.MCPDEMO_TOKEN_CHECK_THREADS, 
 
 def _note_use_soon(user_id: int, application_id: int) -> None:
     """Pass a use on to the cache and database on a checking thread, at most once a minute."""
-    if connections.claim_use_note(user_id, application_id):
+    if consents.claim_use_note(user_id, application_id):
         with contextlib.suppress(RuntimeError):  # shutting down: bookkeeping is not worth a failed request
-            _checker.submit(connections.record_use, user_id, application_id)
+            _checker.submit(consents.record_use, user_id, application_id)
 
 
 async def verify_token(token: str, resource: str, issuer: str) -> MCPAccessToken | None:

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from oauthapp.tokens import AUTH_METHODS, GRANT_TYPES
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -112,7 +114,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "oauthapp.csp.PolicyMiddleware",
 ]
 
 ROOT_URLCONF = "mcpdemo.urls"
@@ -291,8 +293,8 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
     # Discovery advertises only what VS Code and friends can register.
     "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
-    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
-    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["none", "client_secret_basic", "client_secret_post"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": list(GRANT_TYPES),
+    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": list(AUTH_METHODS),
     "OIDC_ISS_ENDPOINT": MCPDEMO_PUBLIC_URL,
     "DCR_ENABLED": True,
     "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),

@@ -5,7 +5,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from mcpdemo import health
-from oauthapp.pages import ConnectedAppsView, DisconnectView, HomeView, favicon
+from mcpdemo.views import HomeView, favicon
+from oauthapp.views.consents import ConnectedAppsView, DisconnectView
 
 handler400 = "oauthapp.errors.bad_request"
 handler500 = "oauthapp.errors.server_error"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import oauth2_provider.admin as dot_admin
 from django.contrib import admin, messages
@@ -37,8 +36,9 @@ from oauth2_provider.models import (
 )
 from oauth2_provider.settings import oauth2_settings
 
-from . import audit, connections
-from .models import AuditEvent, Connection
+from . import audit, consents
+from .models import AuditEvent, Consent
+from .redirect_uris import display_host
 
 Application = get_application_model()
 AccessToken = get_access_token_model()
@@ -64,13 +64,7 @@ def _short_time(moment: Any) -> str:
 
 
 def redirect_hosts(application: Any) -> list[str]:
-    hosts = []
-    for uri in application.redirect_uris.split():
-        parts = urlsplit(uri)
-        host = parts.netloc or f"{parts.scheme}:"
-        if host not in hosts:
-            hosts.append(host)
-    return hosts
+    return list(dict.fromkeys(display_host(uri) for uri in application.redirect_uris.split()))
 
 
 def user_tokens() -> QuerySet:
@@ -199,13 +193,7 @@ class ApplicationAdmin(dot_admin.ApplicationAdmin):
                 application.blocked_at = timezone.now()
                 application.save(update_fields=["blocked_at"])
                 revoked += self._revoke(request, application, "client blocked")
-                audit.record(
-                    audit.Kind.CLIENT_BLOCKED,
-                    actor=audit.Actor.ADMIN,
-                    request=request,
-                    actor_user=request.user,
-                    application=application,
-                )
+                audit.by_admin(request, audit.Kind.CLIENT_BLOCKED, application)
             blocked += 1
         summary = _("Blocked %(clients)d applications and revoked %(tokens)d tokens.")
         self.message_user(request, summary % {"clients": blocked, "tokens": revoked}, messages.SUCCESS)
@@ -216,13 +204,7 @@ class ApplicationAdmin(dot_admin.ApplicationAdmin):
         for application in queryset.filter(blocked_at__isnull=False):
             application.blocked_at = None
             application.save(update_fields=["blocked_at"])
-            audit.record(
-                audit.Kind.CLIENT_UNBLOCKED,
-                actor=audit.Actor.ADMIN,
-                request=request,
-                actor_user=request.user,
-                application=application,
-            )
+            audit.by_admin(request, audit.Kind.CLIENT_UNBLOCKED, application)
             unblocked += 1
         self.message_user(request, _("Unblocked %(clients)d applications.") % {"clients": unblocked}, messages.SUCCESS)
 
@@ -230,22 +212,14 @@ class ApplicationAdmin(dot_admin.ApplicationAdmin):
         # A client's tokens, codes and connections go with it. Their admins refuse deleting
         # them one by one (revoke instead), which must not make the client undeletable.
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        owned = {str(model._meta.verbose_name) for model in (AccessToken, RefreshToken, Grant, Connection)}
+        owned = {str(model._meta.verbose_name) for model in (AccessToken, RefreshToken, Grant, Consent)}
         return deleted, counts, {name for name in perms_needed if str(name) not in owned}, protected
 
     def _revoke(self, request: HttpRequest, application: Any, reason: str) -> int:
         with transaction.atomic():
-            revoked = connections.revoke_tokens(application)
-            connections.forget_connections(application)
-            audit.record(
-                audit.Kind.TOKEN_REVOKED,
-                actor=audit.Actor.ADMIN,
-                request=request,
-                actor_user=request.user,
-                application=application,
-                tokens=revoked,
-                reason=reason,
-            )
+            revoked = consents.revoke_tokens(application)
+            consents.forget_consents(application)
+            audit.by_admin(request, audit.Kind.TOKEN_REVOKED, application, tokens=revoked, reason=reason)
         return revoked
 
 
@@ -277,15 +251,8 @@ class TokenAdminMixin:
         return ", ".join(token.resource or [])
 
     def _record_revocation(self, request: HttpRequest, token: Any, kind: str) -> None:
-        audit.record(
-            audit.Kind.TOKEN_REVOKED,
-            actor=audit.Actor.ADMIN,
-            request=request,
-            actor_user=request.user,
-            user=token.user,
-            application=token.application,
-            token_type=kind,
-            token_id=token.pk,
+        audit.by_admin(
+            request, audit.Kind.TOKEN_REVOKED, token.application, user=token.user, token_type=kind, token_id=token.pk
         )
 
 
@@ -408,8 +375,8 @@ class GrantAdmin(TokenAdminMixin, admin.ModelAdmin):
     ordering = ("-created",)
 
 
-@admin.register(Connection)
-class ConnectionAdmin(admin.ModelAdmin):
+@admin.register(Consent)
+class ConsentAdmin(admin.ModelAdmin):
     list_display = ("user", "application", "scope", "created", "last_authorized_at", "last_used_at")
     list_select_related = ("user", "application")
     list_filter = (("application", admin.RelatedOnlyFieldListFilter),)

@@ -46,3 +46,23 @@ def record(
     )
     logger.info("audit %s client=%s user=%s actor=%s", kind, event.client_id, getattr(user, "pk", None), actor)
     return event
+
+
+def by_user(request: HttpRequest, kind: str, application: Any, **detail: Any) -> AuditEvent:
+    """An event the signed-in person caused about their own account."""
+    return record(
+        kind,
+        actor=Actor.USER,
+        request=request,
+        actor_user=request.user,
+        user=request.user,
+        application=application,
+        **detail,
+    )
+
+
+def by_admin(request: HttpRequest, kind: str, application: Any, user: Any = None, **detail: Any) -> AuditEvent:
+    """An event an administrator caused (in the admin), about a client and perhaps one of its users."""
+    return record(
+        kind, actor=Actor.ADMIN, request=request, actor_user=request.user, user=user, application=application, **detail
+    )

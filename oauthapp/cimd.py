@@ -13,7 +13,7 @@ from typing import Any
 
 from oauth2_provider.cimd import CIMDError, SafeMetadataFetcher
 
-SUPPORTED_GRANT_TYPES = ("authorization_code", "refresh_token")
+from .tokens import GRANT_TYPES
 
 
 class MCPMetadataFetcher(SafeMetadataFetcher):
@@ -21,7 +21,7 @@ class MCPMetadataFetcher(SafeMetadataFetcher):
         metadata, max_age = super().fetch(client_id)
         grant_types = metadata.get("grant_types", ["authorization_code"])
         if isinstance(grant_types, list):
-            supported = [grant for grant in grant_types if grant in SUPPORTED_GRANT_TYPES]
+            supported = [grant for grant in grant_types if grant in GRANT_TYPES]
             if "authorization_code" not in supported:
                 raise CIMDError("client metadata does not offer the authorization_code grant")
             metadata = {**metadata, "grant_types": supported}

@@ -73,18 +73,18 @@ class Application(AbstractApplication):
         super().save(*args, **kwargs)
 
 
-class Connection(models.Model):
-    """A user's standing authorization of a client: consented when, last used when."""
+class Consent(models.Model):
+    """A user's standing authorization of a client (their "connection" to it): consented when, last used when."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oauth_connections")
-    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="connections")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oauth_consents")
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="consents")
     scope = models.TextField(blank=True)
     created = models.DateTimeField(auto_now_add=True)
     last_authorized_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "application"], name="one_connection_per_user_client")]
+        constraints = [models.UniqueConstraint(fields=["user", "application"], name="one_consent_per_user_client")]
 
     def __str__(self) -> str:
         return f"{self.user} → {self.application}"

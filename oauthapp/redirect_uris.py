@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 MAX_REDIRECT_URI_LENGTH = 2000
@@ -85,3 +85,17 @@ def private_use_schemes(uris: list[str]) -> set[str]:
         for uri in uris
         if redirect_uri_problem(uri) is None and urlsplit(uri).scheme.lower() not in ("http", "https")
     }
+
+
+def display_host(uri: str) -> str:
+    """Where a redirect URI sends people, for pages and lists: its host and port, or ``scheme:``."""
+    parts = urlsplit(uri)
+    return parts.netloc or f"{parts.scheme}:"
+
+
+def with_issuer(uri: str, issuer: str) -> str:
+    """``uri`` with exactly one RFC 9207 ``iss`` query parameter, ``issuer`` (code-flow responses use the query)."""
+    parts = urlsplit(uri)
+    query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key != "iss"]
+    query.append(("iss", issuer))
+    return urlunsplit(parts._replace(query=urlencode(query)))

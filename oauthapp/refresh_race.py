@@ -25,7 +25,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_refresh_token_model
 
 from .models import RefreshReplay
-from .validator import checksum
+from .tokens import checksum
 
 
 def _key(refresh_token: str) -> bytes:

@@ -1,27 +1,38 @@
-"""RFC 7591 client metadata: what we accept, and what we answer.
+"""RFC 7591 / RFC 7592 client registration: what we accept, what we store, what we answer.
 
-DOT's registration view does the storage (application row, registration access
-token, RFC 7592 management). This module adds the MCP-facing policy in front of it:
-only the authorization-code grant, our redirect-URI rules, size caps, the metadata
-fields clients send us echoed back, and RFC 7591's exact error codes.
+DOT 3.4 ships registration views but no public hook for a registration policy, so this
+module owns the small service behind ``/register``: validate the metadata (only the
+authorization-code grant, our redirect-URI rules, size caps, RFC 7591's exact error
+codes), create the ``Application`` and its registration access token through DOT's
+models in one transaction, and build the answer.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from oauth2_provider.generators import generate_client_secret
+from oauth2_provider.models import get_access_token_model, get_application_model, set_token_value
+from oauth2_provider.settings import oauth2_settings
+from oauth2_provider.utils import parse_bearer_token
 
-from .redirect_uris import redirect_uri_problem
+from . import audit
+from .redirect_uris import display_host, redirect_uri_problem
+from .tokens import AUTH_METHODS, GRANT_TYPES, checksum
 
 MAX_REDIRECT_URIS = 20
 MAX_TEXT_FIELD_LENGTH = 255
 MAX_URL_FIELD_LENGTH = 2000
 MAX_CONTACTS = 10
 
-SUPPORTED_GRANT_TYPES = ("authorization_code", "refresh_token")
-SUPPORTED_AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
 
 # Optional RFC 7591 §2 fields we store and echo; everything else is ignored (§3.1).
 _TEXT_FIELDS = ("client_name", "software_id", "software_version")
@@ -60,7 +71,7 @@ def _check_grant_and_response_types(data: dict[str, Any]) -> list[str]:
     grant_types = data.get("grant_types", ["authorization_code"])
     if not isinstance(grant_types, list) or not all(isinstance(g, str) for g in grant_types):
         raise _metadata_error("grant_types must be an array of strings")
-    unsupported = [g for g in grant_types if g not in SUPPORTED_GRANT_TYPES]
+    unsupported = [g for g in grant_types if g not in GRANT_TYPES]
     if unsupported:
         raise _metadata_error(
             f"unsupported grant_types {unsupported!r}: this server supports only authorization_code and refresh_token"
@@ -132,7 +143,7 @@ class ClientRegistration:
         metadata = dict(application.client_metadata or {})
         default_method = "none" if application.client_type == application.CLIENT_PUBLIC else "client_secret_basic"
         method = metadata.setdefault("token_endpoint_auth_method", default_method)
-        return cls(application.redirect_uris.split(), list(SUPPORTED_GRANT_TYPES), method, metadata)
+        return cls(application.redirect_uris.split(), list(GRANT_TYPES), method, metadata)
 
     @property
     def is_public(self) -> bool:
@@ -144,10 +155,9 @@ def parse_registration(data: Any) -> ClientRegistration:
     if not isinstance(data, dict):
         raise _metadata_error("the request body must be a JSON object")
     auth_method = data.get("token_endpoint_auth_method", "client_secret_basic")
-    if auth_method not in SUPPORTED_AUTH_METHODS:
+    if auth_method not in AUTH_METHODS:
         raise _metadata_error(
-            f"unsupported token_endpoint_auth_method {str(auth_method)[:64]!r}; "
-            f"supported: {', '.join(SUPPORTED_AUTH_METHODS)}"
+            f"unsupported token_endpoint_auth_method {str(auth_method)[:64]!r}; supported: {', '.join(AUTH_METHODS)}"
         )
     grant_types = _check_grant_and_response_types(data)
     redirect_uris = _check_redirect_uris(data)
@@ -156,14 +166,131 @@ def parse_registration(data: Any) -> ClientRegistration:
     return ClientRegistration(redirect_uris, grant_types, auth_method, metadata)
 
 
-def registration_response(application: Any, registration: ClientRegistration) -> dict[str, Any]:
-    """The RFC 7591 §3.2.1 fields beyond the ones DOT's view already returns."""
-    body: dict[str, Any] = {key: registration.metadata[key] for key in _ECHOED_FIELDS if key in registration.metadata}
-    body.update(
-        client_id_issued_at=int(application.created.timestamp()),
-        grant_types=["authorization_code", "refresh_token"],
-        response_types=["code"],
-        token_endpoint_auth_method=registration.token_endpoint_auth_method,
-        scope=registration.metadata.get("scope", settings.MCP_SCOPE),
-    )
+def registration_response(
+    request: HttpRequest, application: Any, registration: ClientRegistration, registration_token: str
+) -> dict[str, Any]:
+    """The RFC 7591 §3.2.1 / RFC 7592 §3 answer describing ``application``."""
+    body: dict[str, Any] = {
+        "client_id": application.client_id,
+        "client_id_issued_at": int(application.created.timestamp()),
+        "redirect_uris": application.redirect_uris.split(),
+        "grant_types": list(GRANT_TYPES),
+        "response_types": ["code"],
+        "token_endpoint_auth_method": registration.token_endpoint_auth_method,
+        "scope": registration.metadata.get("scope", settings.MCP_SCOPE),
+        "registration_access_token": registration_token,
+        "registration_client_uri": request.build_absolute_uri(
+            reverse("oauth2_provider:dcr-register-management", kwargs={"client_id": application.client_id})
+        ),
+    }
+    if application.name:
+        body["client_name"] = application.name
+    body.update({key: registration.metadata[key] for key in _ECHOED_FIELDS if key in registration.metadata})
     return body
+
+
+def registration_allowed(request: HttpRequest) -> bool:
+    """Whether every configured ``DCR_REGISTRATION_PERMISSION_CLASSES`` lets this request register (none: closed)."""
+    classes = oauth2_settings.DCR_REGISTRATION_PERMISSION_CLASSES
+    return bool(classes) and all(permission().has_permission(request) for permission in classes)
+
+
+def _application_fields(registration: ClientRegistration) -> dict[str, Any]:
+    Application = get_application_model()
+    return {
+        "name": registration.metadata.get("client_name", ""),
+        "redirect_uris": " ".join(registration.redirect_uris),
+        "client_metadata": registration.metadata,
+        "authorization_grant_type": Application.GRANT_AUTHORIZATION_CODE,
+    }
+
+
+def _validated(application: Any) -> None:
+    try:
+        application.full_clean()
+    except ValidationError as exc:
+        error = "invalid_redirect_uri" if "redirect_uris" in exc.message_dict else "invalid_client_metadata"
+        raise RegistrationError(error, "; ".join(exc.messages)) from exc
+
+
+def issue_registration_token(application: Any) -> str:
+    """A new RFC 7592 registration access token for ``application`` (stored as DOT stores tokens); its value."""
+    seconds = oauth2_settings.DCR_REGISTRATION_TOKEN_EXPIRE_SECONDS
+    token = get_access_token_model()(
+        application=application,
+        user=None,
+        expires=timezone.now() + timedelta(seconds=seconds if seconds is not None else 100 * 365 * 24 * 3600),
+        scope=oauth2_settings.DCR_REGISTRATION_SCOPE,
+    )
+    raw_token = generate_client_secret()
+    set_token_value(token, raw_token)
+    token.save()
+    return raw_token
+
+
+@dataclass(frozen=True)
+class RegisteredClient:
+    application: Any
+    registration_token: str
+    client_secret: str | None  # shown once, to the client that registered
+
+
+def create_client(request: HttpRequest, registration: ClientRegistration) -> RegisteredClient:
+    """Store a validated registration: the client, its registration token and the audit event, in one transaction."""
+    Application = get_application_model()
+    application = Application(
+        user=None,
+        registration_source=Application.RegistrationSource.DCR,
+        client_type=Application.CLIENT_PUBLIC if registration.is_public else Application.CLIENT_CONFIDENTIAL,
+        **_application_fields(registration),
+    )
+    # The generated secret, before save() hashes it.
+    client_secret = None if registration.is_public else application.client_secret
+    _validated(application)
+    with transaction.atomic():
+        application.save()
+        registration_token = issue_registration_token(application)
+        audit.record(
+            audit.Kind.CLIENT_REGISTERED,
+            actor=audit.Actor.CLIENT,
+            request=request,
+            application=application,
+            client_name=application.name,
+            client_type=application.client_type,
+            redirect_hosts=sorted({display_host(uri) for uri in registration.redirect_uris}),
+        )
+    return RegisteredClient(application, registration_token, client_secret)
+
+
+def update_client(application: Any, registration: ClientRegistration) -> None:
+    """RFC 7592 §2.2: the registration replaces the client's metadata (its type cannot change)."""
+    if registration.is_public != (application.client_type == application.CLIENT_PUBLIC):
+        raise _metadata_error("token_endpoint_auth_method cannot change client type")
+    for field, value in _application_fields(registration).items():
+        setattr(application, field, value)
+    _validated(application)
+    application.save()
+
+
+def managed_client(request: HttpRequest, client_id: str) -> tuple[Any, str] | None:
+    """The self-registered client whose registration access token this request presents, and that token.
+
+    ``None`` for a missing, unknown, expired or foreign token, or a client that did not register itself.
+    """
+    presented = parse_bearer_token(request.META.get("HTTP_AUTHORIZATION", ""))
+    if presented is None:
+        return None
+    token = (
+        get_access_token_model()
+        .objects.select_related("application")
+        .filter(token_checksum=checksum(presented), user__isnull=True)
+        .first()
+    )
+    if token is None or not token.is_valid([oauth2_settings.DCR_REGISTRATION_SCOPE]):
+        return None
+    application = token.application
+    if application is None or application.client_id != client_id:
+        return None
+    if application.registration_source != application.RegistrationSource.DCR:
+        return None
+    return application, presented

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 from typing import Any
 
@@ -18,14 +17,11 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 
 from . import audit
 from .models import ConsumedCode
+from .tokens import checksum
 
 # How long an exchanged code is remembered: far past its 60 s lifetime, so a
 # replay captured from a log or a history file is still recognised.
 CONSUMED_CODE_MEMORY = timedelta(hours=1)
-
-
-def checksum(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
 class MCPOAuth2Validator(OAuth2Validator):

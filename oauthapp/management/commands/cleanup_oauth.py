@@ -19,7 +19,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
-from oauthapp.models import Application, Connection, ConsumedCode, RefreshReplay
+from oauthapp.models import Application, Consent, ConsumedCode, RefreshReplay
 
 
 def abandoned_clients(older_than: timedelta) -> Any:
@@ -27,12 +27,12 @@ def abandoned_clients(older_than: timedelta) -> Any:
     user_tokens = get_access_token_model().objects.filter(application=OuterRef("pk"), user__isnull=False)
     refresh_tokens = get_refresh_token_model().objects.filter(application=OuterRef("pk"))
     grants = get_grant_model().objects.filter(application=OuterRef("pk"))
-    connections = Connection.objects.filter(application=OuterRef("pk"))
+    consents = Consent.objects.filter(application=OuterRef("pk"))
     return Application.objects.filter(
         registration_source=Application.RegistrationSource.DCR,
         blocked_at__isnull=True,
         created__lt=timezone.now() - older_than,
-    ).exclude(Exists(user_tokens) | Exists(refresh_tokens) | Exists(grants) | Exists(connections))
+    ).exclude(Exists(user_tokens) | Exists(refresh_tokens) | Exists(grants) | Exists(consents))
 
 
 class Command(BaseCommand):

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
-from .models import Connection
+from .models import Consent
 
 logger = logging.getLogger(__name__)
 
@@ -28,14 +28,14 @@ LAST_USED_RESOLUTION_SECONDS = 60
 MAX_REVOKE_PASSES = 5
 
 
-def remember_consent(user: Any, application: Any, scope: str) -> Connection:
+def remember_consent(user: Any, application: Any, scope: str) -> Consent:
     """Create or refresh the user's connection to ``application`` after they pressed Allow."""
-    connection, _created = Connection.objects.update_or_create(
+    consent, _created = Consent.objects.update_or_create(
         user=user,
         application=application,
         defaults={"scope": scope, "last_authorized_at": timezone.now()},
     )
-    return connection
+    return consent
 
 
 def revoke_tokens(application: Any, user: Any = None) -> int:
@@ -61,17 +61,17 @@ def revoke_tokens(application: Any, user: Any = None) -> int:
     return revoked
 
 
-def disconnect(connection: Connection) -> int:
-    """Revoke the user's tokens for the connection's client and forget the connection."""
+def disconnect(consent: Consent) -> int:
+    """Revoke the user's tokens for the consent's client and forget the consent."""
     with transaction.atomic():
-        revoked = revoke_tokens(connection.application, user=connection.user)
-        connection.delete()
+        revoked = revoke_tokens(consent.application, user=consent.user)
+        consent.delete()
     return revoked
 
 
-def forget_connections(application: Any) -> None:
+def forget_consents(application: Any) -> None:
     """After an administrator revoked every token of a client, nobody is connected to it."""
-    Connection.objects.filter(application=application).delete()
+    Consent.objects.filter(application=application).delete()
 
 
 # (user id, application id) → monotonic time this process last passed the use on to the
@@ -109,7 +109,7 @@ def record_use(user_id: int, application_id: int) -> None:
     try:
         if not cache.add(f"mcpdemo:connection-used:{user_id}:{application_id}", 1, LAST_USED_RESOLUTION_SECONDS):
             return
-        Connection.objects.filter(user_id=user_id, application_id=application_id).update(last_used_at=timezone.now())
+        Consent.objects.filter(user_id=user_id, application_id=application_id).update(last_used_at=timezone.now())
     except Exception:  # the cache (Redis) or the database is unavailable
         logger.warning("could not record the last use of connection user=%s client=%s", user_id, application_id)
 

@@ -1,0 +1,20 @@
+"""The JSON answers of the OAuth endpoints: RFC 6749 §5.2 / RFC 7591 §3.2.2 errors, never cached."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse, JsonResponse
+
+
+def no_store(response: HttpResponse) -> HttpResponse:
+    """Mark an OAuth answer JSON that no cache keeps (RFC 6749 §5.1)."""
+    # Some oauthlib error paths come back without a Content-Type; every body here is JSON.
+    if response.content and not response.get("Content-Type", "").startswith("application/json"):
+        response["Content-Type"] = "application/json"
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
+def oauth_error(error: str, description: str, status: int = 400) -> HttpResponse:
+    """An OAuth error body (``error``, ``error_description``) with ``status``."""
+    return no_store(JsonResponse({"error": error, "error_description": description}, status=status))

@@ -1,0 +1,126 @@
+"""The authorization endpoint: sign-in, the consent page, and the redirect back to the client."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.core.exceptions import SuspiciousOperation
+from django.http import HttpRequest, HttpResponse
+from oauth2_provider import views as dot_views
+from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.models import get_application_model
+from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
+
+from .. import audit, consents, public_url
+from ..csp import allow_form_action_scheme
+from ..redirect_uris import display_host, with_issuer
+
+# RFC 7636 §4.2: S256 challenges are BASE64URL(SHA256(verifier)) = 43 unreserved chars.
+_S256_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+class AuthorizationView(dot_views.AuthorizationView):
+    """DOT's authorization endpoint with the MCP rules:
+
+    - the resource defaults to ``<origin>/mcp`` and may be nothing else (RFC 8707);
+    - PKCE must be S256 with a well-formed challenge (RFC 7636 §4.2);
+    - consent is always asked: the client cannot skip it with ``approval_prompt``;
+    - every redirect back to the client carries ``iss`` (RFC 9207), denials included.
+    """
+
+    template_name = "oauth2_provider/authorize.html"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        query = request.GET.copy()
+        query.pop("approval_prompt", None)
+        resource = public_url.mcp_resource(request)
+        requested = query.getlist("resource")
+        problem: tuple[str, str] | None = None
+        if any(not public_url.same_resource(r, resource) for r in requested):
+            problem = ("invalid_target", f"this server only issues tokens for the resource {resource}")
+        elif query.get("code_challenge_method", "plain") != "S256":
+            problem = ("invalid_request", "PKCE with code_challenge_method=S256 is required")
+        elif not _S256_CHALLENGE.match(query.get("code_challenge", "")):
+            problem = ("invalid_request", "code_challenge must be 43 base64url characters (RFC 7636)")
+        query.setlist("resource", [resource])
+        request.GET = query
+        if problem:
+            return self._refuse(request, *problem)
+        response = super().get(request, *args, **kwargs)
+        scheme = urlsplit(query.get("redirect_uri", "")).scheme.lower()
+        if response.status_code == 200 and scheme not in {"http", "https", ""}:
+            allow_form_action_scheme(request, scheme)  # e.g. cursor:
+        return response
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        self.consent_application = (
+            get_application_model().objects.filter(client_id=form.cleaned_data.get("client_id") or "").first()
+        )
+        if self.consent_application is None:
+            # Only a tampered form names an unknown client; DOT would fail with DoesNotExist (500).
+            raise SuspiciousOperation("consent form for an unknown client")
+        # The hidden fields come back from the browser: pin the resource, recheck PKCE.
+        form.cleaned_data["resource"] = public_url.mcp_resource(self.request)
+        if form.cleaned_data.get("code_challenge_method") != "S256" or not _S256_CHALLENGE.match(
+            form.cleaned_data.get("code_challenge") or ""
+        ):
+            form.cleaned_data["code_challenge_method"] = "plain"  # refused by DOT's RFC 9700 gate
+        return super().form_valid(form)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["redirect_host"] = display_host(context.get("redirect_uri") or "")
+        return context
+
+    def create_authorization_response(self, request: HttpRequest, scopes: str, credentials: dict, allow: bool) -> Any:
+        """DOT's response to the user's decision, plus the consent record and the audit trail."""
+        client_id = credentials.get("client_id", "")
+        application = getattr(self, "consent_application", None)
+        if application is None or application.client_id != client_id:
+            application = get_application_model().objects.filter(client_id=client_id).first()
+        try:
+            result = super().create_authorization_response(request, scopes, credentials, allow)
+        except OAuthToolkitError:
+            if not allow:
+                audit.by_user(request, audit.Kind.CONSENT_DENIED, application, client_id=client_id[:255])
+            raise
+        # Reached only when a code was issued: the client and redirect URI passed validation.
+        consents.remember_consent(request.user, application, scopes)
+        audit.by_user(
+            request,
+            audit.Kind.CONSENT_GRANTED,
+            application,
+            scope=scopes,
+            redirect_host=display_host(credentials.get("redirect_uri") or ""),
+        )
+        return result
+
+    def error_response(self, error: OAuthToolkitError, application: Any, **kwargs: Any) -> HttpResponse:
+        response = super().error_response(error, application, **kwargs)
+        if getattr(response, "context_data", None) is not None and self._client_is_blocked():
+            # DOT reports a blocked client as unknown; tell the person what happened.
+            response.context_data["client_blocked"] = True
+            response.status_code = 403
+        return response
+
+    def _client_is_blocked(self) -> bool:
+        client_id = self.request.GET.get("client_id") or self.request.POST.get("client_id") or ""
+        return get_application_model().objects.filter(client_id=client_id, blocked_at__isnull=False).exists()
+
+    def redirect(self, redirect_to: str, application: Any) -> HttpResponse:
+        return super().redirect(with_issuer(redirect_to, public_url.issuer(self.request)), application)
+
+    def _refuse(self, request: HttpRequest, error: str, description: str) -> HttpResponse:
+        """Answer ``error``, by redirect only once client and redirect URI are known good."""
+        try:
+            _scopes, credentials = self.validate_authorization_request(request)
+        except OAuthToolkitError as exc:
+            return self.error_response(exc, application=None)
+        application = get_application_model().objects.get(client_id=credentials["client_id"])
+        oauth_exc = OAuthToolkitError(
+            error=CustomOAuth2Error(error=error, description=description, state=credentials.get("state")),
+            redirect_uri=credentials["redirect_uri"],
+        )
+        return self.error_response(oauth_exc, application)
