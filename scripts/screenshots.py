@@ -19,16 +19,16 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.browser import ScriptedUser  # noqa: E402
-from tests.browser_harness import DESKTOP, PHONE, chromium, sign_in  # noqa: E402
-from tests.live_server import LiveServer, live_server  # noqa: E402
-from tests.oauth import (  # noqa: E402
+from tests.support.chromium import DESKTOP, PHONE, chromium, sign_in  # noqa: E402
+from tests.support.live_server import LiveServer, live_server  # noqa: E402
+from tests.support.oauth import (  # noqa: E402
     CLAUDE_REGISTRATION,
     CURSOR_REGISTRATION,
     INSPECTOR_REGISTRATION,
     VSCODE_REGISTRATION,
     CodeRequest,
 )
+from tests.support.scripted_user import ScriptedUser  # noqa: E402
 
 USERNAME, PASSWORD = "alice", "screenshots password 1"
 

@@ -6,17 +6,16 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from oauthapp import connections
-from tests.oauth import CodeRequest, exchange_code, obtain_code, register
-
-PASSWORD = "correct horse battery staple"
+from oauthapp import consents
+from tests.support.mcp import tokens_for
+from tests.support.oauth import PASSWORD, CodeRequest, exchange_code, obtain_code, register
 
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
     """Rate-limit counters and use throttles live in the cache (and the process); every test starts with none."""
     cache.clear()
-    connections.forget_local_use_marks()
+    consents.forget_local_use_marks()
 
 
 @pytest.fixture
@@ -49,3 +48,21 @@ def tokens(signed_in: Client, vscode: dict[str, Any]) -> dict[str, Any]:
     response = exchange_code(signed_in, request, code)
     assert response.status_code == 200, response.content
     return {**response.json(), "client_id": vscode["client_id"]}
+
+
+@pytest.fixture
+def access_token(tokens: dict[str, Any]) -> str:
+    return tokens["access_token"]
+
+
+@pytest.fixture
+def bob_tokens(other_user: Any, vscode: dict[str, Any], tokens: dict[str, Any]) -> dict[str, Any]:
+    """Bob's tokens for the same VS Code client alice uses."""
+    return tokens_for(other_user, vscode["client_id"])
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e starts a real server: mark it so the fast loop can leave it out."""
+    for item in items:
+        if "/tests/e2e/" in str(item.path).replace("\\", "/"):
+            item.add_marker(pytest.mark.e2e)

@@ -1,0 +1,233 @@
+"""The authorization endpoint: login, consent, PKCE, resource binding, and where users are sent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from oauth2_provider.models import get_grant_model
+
+from tests.support.oauth import BASE, LOOPBACK_REDIRECT, MCP_URL, CodeRequest, consent_form_data, query_of, register
+
+pytestmark = pytest.mark.django_db
+Grant = get_grant_model()
+
+
+def test_anonymous_user_is_sent_to_login_and_back(client: Client, vscode: dict[str, Any]) -> None:
+    response = client.get("/authorize", CodeRequest(vscode["client_id"]).params())
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=/authorize%3F")
+
+
+def test_consent_page_names_client_redirect_host_scope_and_user(signed_in: Client, vscode: dict[str, Any]) -> None:
+    response = signed_in.get("/authorize", CodeRequest(vscode["client_id"]).params())
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Visual Studio Code" in html
+    assert "unverified" in html  # registered itself: nobody vouched for the name
+    assert '<dd class="redirect-host">127.0.0.1:33418</dd>' in html
+    assert "Use this server&#x27;s MCP tools on your behalf" in html
+    assert "alice" in html
+    assert 'id="not-you"' in html
+    assert 'name="csrfmiddlewaretoken"' in html
+
+
+def test_consent_page_cannot_be_framed(signed_in: Client, vscode: dict[str, Any]) -> None:
+    response = signed_in.get("/authorize", CodeRequest(vscode["client_id"]).params())
+
+    assert response["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
+
+
+def test_consent_page_escapes_what_the_client_supplied(signed_in: Client) -> None:
+    hostile = register(
+        signed_in,
+        {
+            "client_name": "<script>alert(1)</script>",
+            "redirect_uris": [LOOPBACK_REDIRECT],
+            "token_endpoint_auth_method": "none",
+        },
+    )
+    request = CodeRequest(hostile["client_id"], state='"><script>alert(2)</script>')
+
+    html = signed_in.get("/authorize", request.params()).content.decode()
+
+    assert "<script>alert(" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_allow_redirects_with_code_state_and_issuer(signed_in: Client, vscode: dict[str, Any]) -> None:
+    request = CodeRequest(vscode["client_id"])
+    page = signed_in.get("/authorize", request.params())
+
+    response = signed_in.post("/authorize", consent_form_data(page, allow=True))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(LOOPBACK_REDIRECT + "?")
+    query = query_of(response["Location"])
+    assert query["state"] == "state-123"
+    assert query["iss"] == BASE
+    assert len(query["code"]) >= 22  # ≥128 bits of entropy
+
+
+def test_deny_redirects_with_access_denied_state_and_issuer(signed_in: Client, vscode: dict[str, Any]) -> None:
+    request = CodeRequest(vscode["client_id"])
+    page = signed_in.get("/authorize", request.params())
+
+    response = signed_in.post("/authorize", consent_form_data(page, allow=False))
+
+    query = query_of(response["Location"])
+    assert query == {"error": "access_denied", "state": "state-123", "iss": BASE}
+    assert not Grant.objects.exists()
+
+
+def test_loopback_redirect_may_use_any_port(signed_in: Client, vscode: dict[str, Any]) -> None:
+    request = CodeRequest(vscode["client_id"], redirect_uri="http://127.0.0.1:59656/")
+    page = signed_in.get("/authorize", request.params())
+
+    response = signed_in.post("/authorize", consent_form_data(page))
+
+    assert response["Location"].startswith("http://127.0.0.1:59656/?")
+
+
+@pytest.mark.parametrize(
+    "redirect_uri",
+    [
+        "http://evil.example/",
+        "http://localhost:33418/",  # registered 127.0.0.1, not localhost
+        "http://127.0.0.1:33418/cb",
+        "http://127.0.0.1:33418/?x=1",
+        "http://127.0.0.1:33418/#x",
+        "https://127.0.0.1:33418/",
+        "http://127.0.0.1@evil.example/",
+    ],
+)
+def test_unregistered_redirect_uri_gets_an_error_page_not_a_redirect(
+    signed_in: Client, vscode: dict[str, Any], redirect_uri: str
+) -> None:
+    response = signed_in.get("/authorize", CodeRequest(vscode["client_id"], redirect_uri=redirect_uri).params())
+
+    assert response.status_code == 400
+    assert "Location" not in response
+    assert "cannot be completed" in response.content.decode()
+
+
+def test_unknown_client_gets_an_error_page(signed_in: Client) -> None:
+    response = signed_in.get("/authorize", CodeRequest("no-such-client").params())
+
+    assert response.status_code == 400
+    assert "Location" not in response
+
+
+def _error_redirect(response: Any) -> dict[str, str]:
+    assert response.status_code == 302
+    assert response["Location"].startswith(LOOPBACK_REDIRECT)
+    return query_of(response["Location"])
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"code_challenge": None, "code_challenge_method": None},
+        {"code_challenge_method": "plain"},
+        {"code_challenge_method": None},
+        {"code_challenge": "a"},
+        {"code_challenge": "A" * 300},
+        {"code_challenge": "!" * 43},
+    ],
+    ids=["missing", "plain", "method-missing", "too-short", "too-long", "bad-characters"],
+)
+def test_pkce_must_be_s256_with_a_wellformed_challenge(
+    signed_in: Client, vscode: dict[str, Any], overrides: dict[str, str | None]
+) -> None:
+    request = CodeRequest(vscode["client_id"])
+
+    query = _error_redirect(signed_in.get("/authorize", request.params(**overrides)))
+
+    assert query["error"] == "invalid_request"
+    assert query["state"] == "state-123"
+    assert query["iss"] == BASE
+    assert "code" not in query
+
+
+def test_tampered_consent_form_cannot_downgrade_pkce(signed_in: Client, vscode: dict[str, Any]) -> None:
+    request = CodeRequest(vscode["client_id"])
+    page = signed_in.get("/authorize", request.params())
+    data = consent_form_data(page) | {"code_challenge_method": "plain", "code_challenge": "x" * 50}
+
+    query = _error_redirect(signed_in.post("/authorize", data))
+
+    assert query["error"] == "invalid_request"
+    assert not Grant.objects.exists()
+
+
+def test_resource_defaults_to_the_mcp_endpoint(signed_in: Client, vscode: dict[str, Any]) -> None:
+    request = CodeRequest(vscode["client_id"], resource=None)
+    page = signed_in.get("/authorize", request.params())
+
+    signed_in.post("/authorize", consent_form_data(page))
+
+    assert Grant.objects.get().resource == [MCP_URL]
+
+
+def test_resource_with_trailing_slash_is_the_mcp_endpoint(signed_in: Client, vscode: dict[str, Any]) -> None:
+    request = CodeRequest(vscode["client_id"], resource=MCP_URL + "/")
+    page = signed_in.get("/authorize", request.params())
+
+    signed_in.post("/authorize", consent_form_data(page))
+
+    assert Grant.objects.get().resource == [MCP_URL]
+
+
+@pytest.mark.parametrize("resource", ["https://other.example/api", BASE, BASE + "/mcp-other", "not a uri"])
+def test_any_other_resource_is_refused_with_invalid_target(
+    signed_in: Client, vscode: dict[str, Any], resource: str
+) -> None:
+    query = _error_redirect(signed_in.get("/authorize", CodeRequest(vscode["client_id"], resource=resource).params()))
+
+    assert query["error"] == "invalid_target"
+    assert query["state"] == "state-123"
+
+
+def test_tampered_consent_form_cannot_change_the_resource(signed_in: Client, vscode: dict[str, Any]) -> None:
+    request = CodeRequest(vscode["client_id"])
+    page = signed_in.get("/authorize", request.params())
+
+    signed_in.post("/authorize", consent_form_data(page) | {"resource": "https://other.example/api"})
+
+    assert Grant.objects.get().resource == [MCP_URL]
+
+
+def test_client_cannot_skip_consent_with_approval_prompt(
+    signed_in: Client, vscode: dict[str, Any], tokens: dict[str, Any]
+) -> None:
+    """DOT honours ?approval_prompt=auto from the client; we always ask the user."""
+    request = CodeRequest(vscode["client_id"])
+
+    response = signed_in.get("/authorize", request.params(approval_prompt="auto"))
+
+    assert response.status_code == 200
+    assert "Allow" in response.content.decode()
+
+
+def test_implicit_response_type_is_refused(signed_in: Client, vscode: dict[str, Any]) -> None:
+    query = _error_redirect(signed_in.get("/authorize", CodeRequest(vscode["client_id"]).params(response_type="token")))
+
+    # RFC 6749 §4.1.2.1: either code fits; what matters is that no token is issued.
+    assert query["error"] in {"unsupported_response_type", "unauthorized_client"}
+    assert "access_token" not in query
+
+
+def test_consent_post_requires_csrf_token(user: Any, vscode: dict[str, Any]) -> None:
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+    page = browser.get("/authorize", CodeRequest(vscode["client_id"]).params())
+    data = consent_form_data(page)
+
+    response = browser.post("/authorize", data)
+
+    assert response.status_code == 403
+    assert not Grant.objects.exists()
