@@ -1,5 +1,16 @@
-"""DOT's OAuth2Validator with the code-reuse and race rules an MCP server needs.
+"""DOT's OAuth2Validator with the rules an MCP server needs: the one place that decides on tokens.
 
+Bearer tokens (``/mcp``): DOT's own rules, decided by its model methods
+(``AccessToken.is_valid(scopes)``, ``allows_audience`` through
+``RESOURCE_SERVER_TOKEN_RESOURCE_VALIDATOR``, ``Application.is_usable``), plus three of
+ours, stated once in :meth:`MCPOAuth2Validator.accept_bearer_token`: the token must be bound
+to a resource (an unbound token is not ours to accept), that resource must be exactly this
+server's (:func:`exact_resource`), and the user must exist and be active. The token is
+loaded by :mod:`oauthapp.token_lookup` (one indexed read; on the event loop in
+:meth:`~MCPOAuth2Validator.avalidate_bearer_token`), never cached: a revocation takes
+effect on the next request.
+
+Codes:
 - An exchanged code leaves a :class:`ConsumedCode` row (its checksum only). A second
   use of the code revokes every token the first use produced (OAuth 2.1 §4.1.3).
 - Concurrent exchanges of one code serialize on the grant row, so exactly one
@@ -8,14 +19,23 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.utils import timezone
-from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
+from oauth2_provider.models import (
+    AbstractAccessToken,
+    get_access_token_model,
+    get_grant_model,
+    get_refresh_token_model,
+)
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.settings import oauth2_settings
 
-from . import audit
+from . import audit, token_lookup
 from .models import ConsumedCode
 from .tokens import checksum
 
@@ -24,7 +44,83 @@ from .tokens import checksum
 CONSUMED_CODE_MEMORY = timedelta(hours=1)
 
 
+def exact_resource(request_uri: str, audiences: Sequence[str]) -> bool:
+    """``RESOURCE_SERVER_TOKEN_RESOURCE_VALIDATOR``: a token is good for exactly the resource it names.
+
+    DOT's default accepts any URI below the token's resource; RFC 8707 and the MCP
+    authorization spec bind a token to the one resource it was issued for.
+    """
+    return request_uri in audiences
+
+
+def _refuse(request: Any, description: str, error: str = "invalid_token") -> bool:
+    """Refuse, saying why on the request (``request.oauth2_error``), as DOT's validator does."""
+    request.oauth2_error = OrderedDict([("error", error), ("error_description", description)])
+    return False
+
+
 class MCPOAuth2Validator(OAuth2Validator):
+    # --- Bearer tokens ---------------------------------------------------------------
+
+    def validate_bearer_token(self, token: str, scopes: Sequence[str], request: Any) -> bool:
+        """Whether ``token`` may be used for ``scopes`` at ``request.uri`` (the resource); DOT's signature."""
+        if not token:
+            return False
+        if oauth2_settings.RESOURCE_SERVER_INTROSPECTION_URL:
+            # Tokens of another authorization server: DOT's path, which asks it; then our rules.
+            return super().validate_bearer_token(token, scopes, request) and self.accept_bearer_token(
+                request.access_token, scopes, request
+            )
+        return self.accept_bearer_token(token_lookup.load(token), scopes, request)
+
+    async def avalidate_bearer_token(self, token: str, scopes: Sequence[str], request: Any) -> bool:
+        """:meth:`validate_bearer_token` for the event loop: the same decision, the token read without a thread hop.
+
+        A subclass that overrides only :meth:`validate_bearer_token` is honoured: its
+        method runs, on a thread.
+        """
+        if (
+            not token
+            or oauth2_settings.RESOURCE_SERVER_INTROSPECTION_URL
+            or type(self).validate_bearer_token is not MCPOAuth2Validator.validate_bearer_token
+        ):
+            return await sync_to_async(self.validate_bearer_token)(token, scopes, request)
+        return self.accept_bearer_token(await token_lookup.aload(token), scopes, request)
+
+    def accept_bearer_token(
+        self, access_token: AbstractAccessToken | None, scopes: Sequence[str], request: Any
+    ) -> bool:
+        """The decision on a loaded token: DOT's rules through its model methods, and ours.
+
+        Sets what DOT's ``validate_bearer_token`` sets: ``request.access_token``, ``client``,
+        ``user``, ``scopes`` on success, ``request.oauth2_error`` on refusal.
+        """
+        request_uri = (getattr(request, "uri", None) or "").split("?")[0]
+        if access_token is None:
+            return _refuse(request, "The access token is invalid.")
+        if access_token.is_expired():
+            return _refuse(request, "The access token has expired.")
+        if not access_token.resource:
+            return _refuse(request, "The access token is not bound to a resource.")
+        if not access_token.allows_audience(request_uri):
+            return _refuse(request, "The access token is not valid for this resource.")
+        application = access_token.application
+        if application is not None and not application.is_usable(request):
+            return _refuse(request, "The access token is invalid.")
+        user = access_token.user
+        if user is None or not user.is_active:
+            return _refuse(request, "The access token does not belong to an active user.")
+        # Last, so that only a token otherwise good here is told it lacks scope (403, RFC 6750 §3.1).
+        if not access_token.is_valid(scopes):
+            return _refuse(request, "The access token lacks the scope this resource needs.", "insufficient_scope")
+        request.client = application
+        request.user = user
+        request.scopes = list(access_token.scopes)
+        request.access_token = access_token
+        return True
+
+    # --- Authorization codes ---------------------------------------------------------
+
     def validate_code(self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any) -> bool:
         # Lock the grant for the rest of the token request (the token view is atomic):
         # a concurrent exchange of the same code waits here, then finds it gone.
@@ -75,18 +171,27 @@ class MCPOAuth2Validator(OAuth2Validator):
         grant = self._grant(code, request.client, request)
         return (grant.code_challenge_method or None) if grant else None
 
-    def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
-        refresh_token = super()._create_refresh_token(request, refresh_token_code, access_token, previous_refresh_token)
-        request.mcp_issued = (refresh_token, access_token)
-        return refresh_token
+    def save_bearer_token(self, token: dict[str, Any], request: Any, *args: Any, **kwargs: Any) -> Any:
+        result = super().save_bearer_token(token, request, *args, **kwargs)
+        # What the code (if this is a code exchange) produced, for ConsumedCode below.
+        request.mcp_issued = (token.get("access_token", ""), token.get("refresh_token", ""))
+        return result
 
     def invalidate_authorization_code(self, client_id: str, code: str, request: Any, *args: Any, **kwargs: Any):
         super().invalidate_authorization_code(client_id, code, request, *args, **kwargs)
-        refresh_token, access_token = getattr(request, "mcp_issued", (None, None))
+        access_token, refresh_token = getattr(request, "mcp_issued", ("", ""))
+        family = (
+            get_refresh_token_model()
+            .objects.filter(token_checksum=checksum(refresh_token))
+            .values_list("token_family", flat=True)
+            .first()
+            if refresh_token
+            else None
+        )
         ConsumedCode.objects.create(
             code_checksum=checksum(code),
             application=request.client,
-            token_family=getattr(refresh_token, "token_family", None),
-            access_token_checksum=getattr(access_token, "token_checksum", "") or "",
+            token_family=family,
+            access_token_checksum=checksum(access_token) if access_token else "",
             expires=timezone.now() + CONSUMED_CODE_MEMORY,
         )
