@@ -1,179 +1,104 @@
-"""Bearer-token checks for /mcp, answered from DOT's token tables.
+"""Bearer tokens on /mcp, checked by DOT's configured validator (``OAUTH2_VALIDATOR_CLASS``).
 
-A token is accepted only if it is live (not expired, not revoked: DOT deletes a
-revoked access token), carries the ``mcp`` scope, belongs to an active user, and was
-issued for exactly this server's MCP resource (RFC 8707). There is no cache: a
-revocation takes effect on the very next request. An accepted token also marks the
-user's connection to the client as used (at most once a minute).
+:class:`DOTTokenVerifier` is the SDK's ``TokenVerifier``: it asks the validator DOT is
+configured with whether the token may use this server's ``mcp`` scope at its resource
+(``<origin>/mcp``), exactly as a DOT-protected Django view would, and turns the answer
+into the SDK's ``AccessToken`` (the ``subject`` is the user, so the SDK binds sessions to
+the person, not only to the client). A validator with ``avalidate_bearer_token`` (ours,
+:class:`oauthapp.validator.MCPOAuth2Validator`) is awaited on the event loop; any other is
+run on a thread. Nothing is cached: a revocation takes effect on the very next request.
+
+An accepted token also marks the user's consent to the client as used (at most once a minute).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import functools
-import hashlib
-import json
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import inspect
+from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.db import DatabaseError, connection
-from django.utils import timezone
+from asgiref.sync import sync_to_async
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.server.auth.provider import AccessToken as MCPAccessToken
+from mcp.server.auth.provider import AccessToken
 from mcp.server.mcpserver import Context
-from oauth2_provider.models import get_access_token_model, get_application_model
+from oauth2_provider.settings import oauth2_settings
+from oauthlib.common import Request as OAuthRequest
 
-from oauthapp import consents
+from oauthapp import consents, token_lookup
 
-from . import postgres_reader, sqlite_reader
-from .sqlite_reader import Unavailable
-
-# A timestamp column as whole seconds since the epoch (UTC), per database backend.
-_EPOCH_SECONDS = {
-    "sqlite": "CAST(strftime('%%s', {}) AS INTEGER)",  # naive UTC text; %% as the query has parameters
-    "postgresql": "CAST(EXTRACT(EPOCH FROM {}) AS BIGINT)",
-}
+from .conf import conf
 
 
-@functools.cache
-def _token_query(vendor: str) -> str:
-    """The one query behind a token check, written from the models' metadata.
-
-    Built once per database backend: the ORM spent ~0.8 ms of CPU compiling this
-    select_related() query on every /mcp request, ten times the query itself. Expiry, the
-    client's block and the user's ``is_active`` are decided in SQL; scope and resource
-    (JSON) in Python.
-    """
-    qn = connection.ops.quote_name
-    token, client, user = get_access_token_model(), get_application_model(), get_user_model()
-
-    def col(model: Any, alias: str, name: str) -> str:
-        return f"{alias}.{qn(model._meta.get_field(name).column)}"
-
-    user_pk = col(user, "u", user._meta.pk.name)
-    expires = col(token, "t", "expires")
-    columns = [
-        col(token, "t", "scope"),
-        col(token, "t", "resource"),
-        _EPOCH_SECONDS[vendor].format(expires),  # for the MCP view; parsing it in Python cost more
-        col(token, "t", "application"),
-        col(client, "a", "client_id"),
-        user_pk,
-        col(user, "u", user.USERNAME_FIELD),
-    ]
-    # Only names from the models' metadata go into the text; values are parameters.
-    return (
-        f"SELECT {', '.join(columns)} FROM {qn(token._meta.db_table)} t"  # noqa: S608
-        f" JOIN {qn(client._meta.db_table)} a ON {col(client, 'a', 'id')} = {col(token, 't', 'application')}"
-        f" JOIN {qn(user._meta.db_table)} u ON {user_pk} = {col(token, 't', 'user')}"
-        f" WHERE {col(token, 't', 'token_checksum')} = %s AND {expires} > %s"
-        f" AND {col(client, 'a', 'blocked_at')} IS NULL AND {col(user, 'u', 'is_active')}"
-    )
+def configured_validator() -> Any:
+    """An instance of DOT's ``OAUTH2_VALIDATOR_CLASS`` (read each time, so settings overrides apply)."""
+    return oauth2_settings.OAUTH2_VALIDATOR_CLASS()
 
 
-@functools.lru_cache(maxsize=64)
-def _json_list(text: str) -> tuple[Any, ...] | None:
-    """A JSON list as a tuple (cached: every token of this server names the same resource)."""
-    value = json.loads(text)
-    return tuple(value) if isinstance(value, list) else None
+def has_fast_path(validator: Any) -> bool:
+    """Whether the validator can decide on the event loop (an ``async def avalidate_bearer_token``)."""
+    return inspect.iscoroutinefunction(getattr(validator, "avalidate_bearer_token", None))
 
 
-def _checksum(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+@dataclass
+class Verdict:
+    """The validator's answer: the token as the SDK sees it, or why not (RFC 6750 error and description)."""
+
+    access_token: AccessToken | None
+    error: str = "invalid_token"
+    description: str = "The access token is invalid, expired, revoked or not issued for this resource"
 
 
-def _accept(
-    row: tuple[Any, ...] | None, token: str, resource: str, issuer: str, note_use: Callable[[int, int], None]
-) -> MCPAccessToken | None:
-    """The MCP view of a looked-up token row, if the token may call ``resource``."""
-    if row is None:
-        return None
-    scope, resources, expires, application_id, client_id, user_id, username = row
-    scopes = scope.split()
-    if settings.MCP_SCOPE not in scopes:
-        return None
-    if isinstance(resources, str):  # SQLite's JSON is text; psycopg may hand it over decoded
-        resources = _json_list(resources)
-    if not isinstance(resources, list | tuple) or resource not in resources:
-        return None  # unbound tokens are not ours to accept
-    note_use(user_id, application_id)
-    return MCPAccessToken(
-        token=token,
-        client_id=client_id,
-        scopes=scopes,
-        expires_at=int(expires),
-        resource=resource,
-        subject=str(user_id),  # binds MCP sessions to the user, not just the client
-        claims={"iss": issuer, "username": username},
-    )
+@dataclass
+class DOTTokenVerifier:
+    """The SDK's ``TokenVerifier`` for one resource (``<origin>/mcp``) and issuer (``<origin>``)."""
 
+    resource: str
+    issuer: str
+    scopes: list[str] = field(default_factory=lambda: [conf.MCP_SCOPE])
 
-def check_token(token: str, resource: str, issuer: str) -> MCPAccessToken | None:
-    """Return the MCP view of ``token`` if it may call ``resource``, else ``None``.
+    async def verify_token(self, token: str) -> AccessToken | None:
+        return (await self.check(token)).access_token
 
-    Registration and client-credentials tokens have no user, so the join leaves them out;
-    a blocked client's tokens are revoked when it is blocked, and the ``blocked_at`` test
-    covers the moment in between.
-    """
-    with connection.cursor() as cursor:
-        now = connection.ops.adapt_datetimefield_value(timezone.now())
-        cursor.execute(_token_query(connection.vendor), [_checksum(token), now])
-        row = cursor.fetchone()
-    return _accept(row, token, resource, issuer, consents.note_use)
-
-
-def _check_token_and_release(token: str, resource: str, issuer: str) -> MCPAccessToken | None:
-    # The checking thread keeps its database connection between checks: reconnecting (and
-    # SQLite's PRAGMAs) per request cost more than the query itself (2.0 vs 0.75 ms of
-    # CPU). A connection that failed is dropped, so the next check reconnects.
-    try:
-        return check_token(token, resource, issuer)
-    except DatabaseError:
-        connection.close()
-        raise
-
-
-# Token checks that need a thread (PostgreSQL, or SQLite when the loop reader cannot
-# answer at once) run on their own small pool, not through sync_to_async on the shared
-# executor: its per-call context copying and several threads contending for the GIL cost
-# more CPU than the indexed lookup itself (tools/call 7.2 → 4.6 ms of CPU in bench/run).
-_checker = ThreadPoolExecutor(max_workers=settings.MCPDEMO_TOKEN_CHECK_THREADS, thread_name_prefix="token-check")
-
-
-def _note_use_soon(user_id: int, application_id: int) -> None:
-    """Pass a use on to the cache and database on a checking thread, at most once a minute."""
-    if consents.claim_use_note(user_id, application_id):
-        with contextlib.suppress(RuntimeError):  # shutting down: bookkeeping is not worth a failed request
-            _checker.submit(consents.record_use, user_id, application_id)
-
-
-async def verify_token(token: str, resource: str, issuer: str) -> MCPAccessToken | None:
-    """``check_token`` for the event loop: read right here on SQLite (``sqlite_reader``) and
-    PostgreSQL (``postgres_reader``, while the /mcp lifespan runs), otherwise, or when that
-    reader cannot answer, on a checking thread with a kept connection."""
-    reader = sqlite_reader.loop_reader() or postgres_reader.loop_reader()
-    if reader is not None:
-        try:
-            row = await reader.fetchone(_loop_token_query(reader.vendor), (_checksum(token), reader.now()))
-        except Unavailable:
-            pass  # locked or failing: the thread path waits, and answers 503 if the database is down
+    async def check(self, token: str) -> Verdict:
+        """Ask the validator. A database that is down raises (``DatabaseError``): that is an outage, not a no."""
+        validator = configured_validator()
+        request = OAuthRequest(self.resource, http_method="POST", headers={"Authorization": f"Bearer {token}"})
+        if has_fast_path(validator):
+            valid = await validator.avalidate_bearer_token(token, self.scopes, request)
         else:
-            return _accept(row, token, resource, issuer, _note_use_soon)
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_checker, _check_token_and_release, token, resource, issuer)
+            valid = await sync_to_async(validator.validate_bearer_token)(token, self.scopes, request)
+        if not valid:
+            reason = getattr(request, "oauth2_error", None) or {}
+            verdict = Verdict(None)
+            if reason.get("error") in ("invalid_token", "insufficient_scope"):
+                verdict.error = reason["error"]
+            if reason.get("error_description"):
+                verdict.description = str(reason["error_description"])
+            return verdict
+        access_token = request.access_token
+        user = access_token.user
+        if user is not None and access_token.application_id is not None:
+            _note_use(user.pk, access_token.application_id)
+        return Verdict(
+            AccessToken(
+                token=token,
+                client_id=access_token.application.client_id if access_token.application else "",
+                scopes=list(request.scopes),
+                expires_at=int(access_token.expires.timestamp()),
+                resource=self.resource,
+                subject=str(user.pk) if user is not None else None,
+                claims={"iss": self.issuer, "username": user.get_username() if user is not None else ""},
+            )
+        )
 
 
-@functools.cache
-def _loop_token_query(vendor: str) -> str:
-    query = _token_query(vendor)
-    return query % ("?", "?") if vendor == "sqlite" else query  # sqlite3's own placeholders, "%%" → "%"
+def _note_use(user_id: int, application_id: int) -> None:
+    """Pass the use on to the database on a lookup thread, at most once a minute per process."""
+    if consents.claim_use_note(user_id, application_id):
+        token_lookup.submit(consents.record_use, user_id, application_id)
 
 
-def current_user_id(ctx: Context) -> int | None:
+def current_user_id(ctx: Context[Any, Any]) -> int | None:
     """The Django user id behind the MCP request a tool is serving (``None`` if anonymous)."""
     request: Any = ctx.request_context.request
     user = request.scope.get("user") if request is not None else None

@@ -1,32 +1,48 @@
-"""The MCP server: our tools on the ``mcp`` SDK's MCPServer."""
+"""The MCP server: the ``mcp`` SDK's MCPServer with the tools ``MCPDEMO_MCP_TOOLS`` names."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 from mcp.server.mcpserver import MCPServer
-from mcp.types import ToolAnnotations
+from mcp.server.mcpserver.tools import Tool
 
-from . import tools
-
-# Tools that return at once and never report progress: a stateless server answers their
-# calls with one JSON body (see mcpapp.single_exchange). countdown streams.
-INSTANT_TOOLS = frozenset({"slugify"})
+from .conf import conf
 
 
-def create_mcp_server() -> MCPServer:
-    server = MCPServer(
+def load_tool(path: str) -> Tool:
+    """The tool at an import path: a ``Tool`` as it is, a function as ``Tool.from_function`` makes it."""
+    try:
+        found = import_string(path)
+    except ImportError as exc:
+        raise ImproperlyConfigured(f"MCPDEMO_MCP_TOOLS: cannot import {path!r} ({exc})") from exc
+    if isinstance(found, Tool):
+        return found
+    if callable(found):
+        return Tool.from_function(found)
+    raise ImproperlyConfigured(f"MCPDEMO_MCP_TOOLS: {path!r} is neither a Tool nor a function")
+
+
+def configured_tools() -> list[Tool]:
+    return [load_tool(path) for path in conf.TOOLS]
+
+
+def answers_at_once(tool: Tool) -> bool:
+    """Whether a call can send nothing before its result: no Context (no progress, logs or requests to the client)."""
+    return tool.context_kwarg is None and not tool.resolved_params
+
+
+def create_mcp_server(tools: Iterable[Tool] | None = None, **options: Any) -> MCPServer:
+    tools = list(configured_tools() if tools is None else tools)
+    summary = "; ".join(f"{tool.name} ({(tool.description or '').strip().splitlines()[0]})" for tool in tools)
+    return MCPServer(
         name="mcpdemo",
         title="mcpdemo",
         version="0.1.0",
-        instructions="Tools: slugify (make URL slugs from text) and countdown (a timer that reports progress).",
+        instructions=f"Tools: {summary}." if tools else None,
+        tools=tools,
+        **options,
     )
-    server.add_tool(
-        tools.slugify,
-        title="Slugify",
-        annotations=ToolAnnotations(readOnlyHint=True, idempotentHint=True, openWorldHint=False),
-    )
-    server.add_tool(
-        tools.countdown,
-        title="Countdown",
-        annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=False),
-    )
-    return server

@@ -1,37 +1,33 @@
-"""The MCP tools this server offers. Their signatures and docstrings are their schemas."""
+"""The MCP tools this server ships. Their signatures and docstrings are their schemas.
+
+``SLUGIFY`` and ``COUNTDOWN`` are what ``MCPDEMO_MCP_TOOLS`` lists by default; a deployer
+adds a tool by adding its import path there (see docs/tools.md).
+"""
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from typing import Annotated
 
 import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.tools import Tool
+from mcp.types import ToolAnnotations
 from pydantic import Field
+from slugify import slugify as python_slugify
 
 MAX_TEXT_LENGTH = 10_000
 MAX_COUNTDOWN_SECONDS = 300
 
-# Letters that Unicode does not decompose into ASCII base letters.
-_TRANSLITERATIONS = str.maketrans(
-    {
-        "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "ß": "ss", "ẞ": "SS", "œ": "oe", "Œ": "OE",
-        "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "Th", "ł": "l", "Ł": "L",
-        "ı": "i", "ħ": "h", "Ħ": "H", "ŋ": "ng", "Ŋ": "NG", "ĸ": "k", "ŧ": "t", "Ŧ": "T",
-    }
-)  # fmt: skip
 _ALLOWED_SEPARATORS = ("-", "_", ".", "")
 
 
 def make_slug(text: str, separator: str = "-", max_length: int | None = None) -> str:
-    """Lower-case ASCII slug: letters transliterated, runs of anything else become one separator."""
-    ascii_text = (
-        unicodedata.normalize("NFKD", text.translate(_TRANSLITERATIONS)).encode("ascii", "ignore").decode("ascii")
-    )
-    words = re.findall(r"[a-z0-9]+", ascii_text.lower())
-    slug = separator.join(words)
+    """Lower-case ASCII slug: any script transliterated (python-slugify), runs of anything else one separator.
+
+    ``max_length`` cuts back to the last whole word (a first word longer than that is cut hard).
+    """
+    slug = python_slugify(text, separator=separator)
     if max_length is not None and len(slug) > max_length:
         cut = slug[:max_length]
         inside_word = separator and not slug[max_length:].startswith(separator)
@@ -52,9 +48,9 @@ async def slugify(
 ) -> str:
     """Turn text into a URL-friendly slug.
 
-    Lower-case ASCII only: accented and special letters are transliterated
-    ("Ærøskøbing Straße" → "aeroskobing-strasse"), and every run of spaces or
-    punctuation becomes one separator.
+    Lower-case ASCII only: letters of any script are transliterated
+    ("Ærøskøbing Straße" → "aeroskobing-strasse", "Привет мир" → "privet-mir"), and
+    every run of spaces or punctuation becomes one separator.
     """
     if separator not in _ALLOWED_SEPARATORS:
         raise ToolError(f"separator must be one of {', '.join(repr(s) for s in _ALLOWED_SEPARATORS)}")
@@ -79,3 +75,15 @@ async def countdown(
         await anyio.sleep(1)
     await ctx.report_progress(seconds, seconds, "Liftoff!")
     return f"Liftoff! Counted down from {seconds} second{'s' if seconds != 1 else ''}."
+
+
+SLUGIFY = Tool.from_function(
+    slugify,
+    title="Slugify",
+    annotations=ToolAnnotations(readOnlyHint=True, idempotentHint=True, openWorldHint=False),
+)
+COUNTDOWN = Tool.from_function(
+    countdown,
+    title="Countdown",
+    annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=False),
+)

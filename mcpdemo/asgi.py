@@ -8,8 +8,7 @@ Django itself (every view here is synchronous: DOT, the admin, our pages) is ser
 WSGI on a fixed pool of ``MCPDEMO_DJANGO_THREADS`` threads (a2wsgi), not by Django's
 ASGI handler: that one hops between the event loop and a new thread per request for
 the synchronous middleware and view, and so can never reuse a database connection. The
-pool cut the CPU of the token-issuance flow by ~40 % and its p99 latency by ~70 %
-(bench/run scenario 6, SQLite).
+pool uses far less CPU per token request (bench/run scenario 6).
 """
 
 from __future__ import annotations
@@ -26,8 +25,7 @@ wsgi_application = get_wsgi_application()
 from django.conf import settings  # noqa: E402
 from starlette.types import Receive, Scope, Send  # noqa: E402
 
-from mcpapp.asgi import MCP_PATHS, MCPEndpoint, build_mcp_endpoint  # noqa: E402
-from mcpdemo.metadata_cache import DiscoveryCache  # noqa: E402
+from mcpapp.endpoint import MCP_PATHS, MCPEndpoint, build_mcp_endpoint  # noqa: E402
 
 django_application = WSGIMiddleware(wsgi_application, workers=settings.MCPDEMO_DJANGO_THREADS)
 
@@ -36,15 +34,12 @@ class Router:
     def __init__(self, django_app, mcp_endpoint: MCPEndpoint) -> None:
         self.django_app = django_app
         self.mcp_endpoint = mcp_endpoint
-        self.discovery = DiscoveryCache(django_app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "http" and scope["path"] in MCP_PATHS:
             await self.mcp_endpoint(scope, receive, send)
-        elif DiscoveryCache.handles(scope):
-            await self.discovery(scope, receive, send)
         else:
             await self.django_app(scope, receive, send)
 

@@ -70,21 +70,17 @@ MCPDEMO_ALLOWED_ORIGINS = env_list("MCPDEMO_ALLOWED_ORIGINS")
 # configured, so every worker on every node agrees; otherwise in each process's memory.
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 
-# uvicorn worker processes per node (scripts/run-production passes it to --workers).
-MCPDEMO_WORKERS = env_int("MCPDEMO_WORKERS", 1)
-
 # Stateless MCP: any worker on any node can serve any request (no server-held
-# Mcp-Session-Id state). The default whenever several workers or nodes share the load.
-MCPDEMO_MCP_STATELESS = env_bool("MCPDEMO_MCP_STATELESS", MCPDEMO_WORKERS > 1 or bool(REDIS_URL))
+# Mcp-Session-Id state). Needed whenever several workers or nodes share the load;
+# scripts/run-production turns it on when it starts more than one worker.
+MCPDEMO_MCP_STATELESS = env_bool("MCPDEMO_MCP_STATELESS", False)
+
+# The MCP tools, as import paths of mcp Tool objects or functions (comma-separated).
+MCPDEMO_MCP_TOOLS = env_list("MCPDEMO_MCP_TOOLS", ["mcpapp.tools.SLUGIFY", "mcpapp.tools.COUNTDOWN"])
 
 # Threads per process that run Django (OAuth endpoints, pages, admin); each keeps its
-# database connection for DATABASE_CONN_MAX_AGE seconds.
+# database connection for DATABASE_CONN_MAX_AGE seconds. Advanced tuning.
 MCPDEMO_DJANGO_THREADS = env_int("MCPDEMO_DJANGO_THREADS", 8)
-
-# Threads per process that check /mcp bearer tokens against the database (each keeps
-# its connection). One query takes well under a millisecond; more threads only help
-# when the database is far away.
-MCPDEMO_TOKEN_CHECK_THREADS = env_int("MCPDEMO_TOKEN_CHECK_THREADS", 2)
 
 INSTALLED_APPS = [
     # mcpapp first: its runserver (ASGI, uvicorn) overrides Django's WSGI one.
@@ -257,7 +253,7 @@ SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W008"]
 # Browser-based clients (MCP Inspector, vscode.dev) call discovery, registration, token
 # and revocation cross-origin. They carry no cookies, so any origin may; the authorization
 # endpoint (a page with the user's session) never answers cross-origin. /mcp does its own
-# CORS in mcpapp.asgi, limited to MCPDEMO_ALLOWED_ORIGINS.
+# CORS in mcpapp.endpoint, limited to MCPDEMO_ALLOWED_ORIGINS.
 CORS_URLS_REGEX = r"^/(\.well-known/oauth-[a-z-]+(/mcp)?|token/?|revoke/?|register(/[^/]+)?/?)$"
 CORS_ALLOW_ALL_ORIGINS = True
 CORS_ALLOW_CREDENTIALS = False
@@ -301,6 +297,8 @@ OAUTH2_PROVIDER = {
     "DCR_REGISTRATION_TOKEN_EXPIRE_SECONDS": 30 * 24 * 3600,
     "OAUTH2_PROTECTED_RESOURCE_NAME": "mcpdemo MCP server",
     "OAUTH2_VALIDATOR_CLASS": "oauthapp.validator.MCPOAuth2Validator",
+    # A token is good for exactly the resource it was issued for (RFC 8707), not any URL below it.
+    "RESOURCE_SERVER_TOKEN_RESOURCE_VALIDATOR": "oauthapp.validator.exact_resource",
     # Client ID Metadata Documents (VS Code prefers them when advertised). The fetch
     # needs outbound HTTPS to the client's host; MCPDEMO_CIMD_ALLOWED_HOSTS limits which.
     "CIMD_ENABLED": env_bool("MCPDEMO_CIMD_ENABLED", True),

@@ -9,13 +9,13 @@ import anyio
 import httpx
 import pytest
 
-import mcpapp.asgi
+import mcpapp.conf
 from tests.support.live_server import LiveServer, live_server
 from tests.support.mcp import INITIALIZE, LEGACY_VERSION
 from tests.support.oauth import VSCODE_REGISTRATION, CodeRequest
 from tests.support.scripted_user import ScriptedUser
 
-SHIPPED_RECHECK_SECONDS = mcpapp.asgi.STREAM_RECHECK_SECONDS
+SHIPPED_RECHECK_SECONDS = mcpapp.conf.STREAM_RECHECK_SECONDS
 
 PASSWORD = "revocation password 1"
 

@@ -88,7 +88,8 @@ async def test_mcp_preflight_from_an_allowed_origin(settings) -> None:
 
     response = await _mcp("OPTIONS", {"Origin": INSPECTOR, **PREFLIGHT})
 
-    assert response.status_code == 204
+    assert response.status_code == 200  # Starlette's CORSMiddleware
+    assert "POST" in response.headers["access-control-allow-methods"]
     assert response.headers["access-control-allow-origin"] == INSPECTOR
     allowed = response.headers["access-control-allow-headers"]
     for header in ("authorization", "content-type", "mcp-protocol-version", "mcp-session-id", "last-event-id"):

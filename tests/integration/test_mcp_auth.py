@@ -24,8 +24,8 @@ from mcp import Client as MCPClient
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import Context
 
-from mcpapp.asgi import MCPEndpoint, build_mcp_endpoint
 from mcpapp.auth import current_user_id
+from mcpapp.endpoint import MCPEndpoint, build_mcp_endpoint
 from mcpapp.server import create_mcp_server
 from mcpdemo.asgi import Router, build_application
 from tests.support.mcp import (
@@ -34,6 +34,7 @@ from tests.support.mcp import (
     LEGACY_VERSION,
     MCP_HEADERS,
     MODERN_VERSION,
+    RESOURCE_METADATA,
     alter_access_token,
     assert_unauthorized,
     bearer,
@@ -107,13 +108,18 @@ async def test_expired_token_gets_401(access_token: str) -> None:
     assert_unauthorized(response)
 
 
-async def test_token_without_the_mcp_scope_gets_401(access_token: str) -> None:
+async def test_token_without_the_mcp_scope_gets_403_insufficient_scope(access_token: str) -> None:
     await alter_access_token(access_token, scope="read write")
 
     async with serving() as http:
         response = await post_mcp(http, INITIALIZE, access_token)
 
-    assert_unauthorized(response)
+    assert response.status_code == 403, response.text  # RFC 6750 §3.1
+    assert response.json()["error"] == "insufficient_scope"
+    challenge = response.headers["www-authenticate"]
+    assert 'error="insufficient_scope"' in challenge
+    assert 'scope="mcp"' in challenge
+    assert RESOURCE_METADATA in challenge
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mcpapp.asgi import PEEK_LIMIT, _peek_body
+from mcpapp.transport.single_exchange import PEEK_LIMIT, peek_body
 from mcpdemo.asgi import build_application
 from tests.support.mcp import (
     INITIALIZE,
@@ -45,7 +45,7 @@ async def test_a_body_in_several_chunks_is_read_whole_and_replayed_for_the_sdk()
     async def receive() -> dict[str, Any]:
         return chunks.pop(0)
 
-    body, replay = await _peek_body(receive)
+    body, replay = await peek_body(receive)
 
     assert body == b'{"a": 1}'
     assert [await replay(), await replay(), await replay()] == [
@@ -65,7 +65,7 @@ async def test_a_body_over_the_peek_limit_is_not_read_further_but_still_handed_o
     async def receive() -> dict[str, Any]:
         return chunks.pop(0)
 
-    body, replay = await _peek_body(receive)
+    body, replay = await peek_body(receive)
 
     assert body is None
     assert b"".join([(await replay())["body"] for _ in range(3)]) == b"x" * PEEK_LIMIT + b"yz"

@@ -20,10 +20,9 @@ from django.db import OperationalError
 from django.test import Client as DjangoClient
 from django.utils import timezone
 
-import mcpapp.asgi
-from mcpapp.auth import verify_token as real_verify_token
+import mcpapp.conf
 from mcpdemo.asgi import build_application
-from oauthapp import consents
+from oauthapp import consents, token_lookup
 from oauthapp.models import Consent
 from tests.support.mcp import (
     OpenRequest,
@@ -39,7 +38,7 @@ from tests.support.mcp import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 RECHECK_SECONDS = 0.2
-SHIPPED_RECHECK_SECONDS = mcpapp.asgi.STREAM_RECHECK_SECONDS
+SHIPPED_RECHECK_SECONDS = mcpapp.conf.STREAM_RECHECK_SECONDS
 
 
 @pytest.fixture
@@ -49,7 +48,7 @@ def access_token(tokens: dict[str, Any]) -> str:
 
 @pytest.fixture(autouse=True)
 def _fast_recheck(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mcpapp.asgi, "STREAM_RECHECK_SECONDS", RECHECK_SECONDS)
+    monkeypatch.setattr(mcpapp.conf, "STREAM_RECHECK_SECONDS", RECHECK_SECONDS)
 
 
 # client, an administrator revokes every token of the client.
@@ -180,15 +179,17 @@ async def test_a_database_outage_during_a_recheck_does_not_end_the_stream(tokens
     database_down = False
     failed_checks = 0
 
-    async def verify_token(*args: Any) -> Any:
+    real_aload = token_lookup.aload
+
+    async def aload(token: str) -> Any:
         nonlocal failed_checks
         if database_down:
             failed_checks += 1
             raise OperationalError("database is down")
-        return await real_verify_token(*args)
+        return await real_aload(token)
 
     app = build_application()
-    with mock.patch("mcpapp.asgi.verify_token", verify_token):
+    with mock.patch.object(token_lookup, "aload", aload):
         async with serving(app) as http, anyio.create_task_group() as tasks:
             session_id = await open_session(http, tokens["access_token"])
             stream = sse_stream(app, tokens["access_token"], session_id)
@@ -231,9 +232,9 @@ async def test_the_session_accepts_a_new_stream_after_a_revoked_one_was_ended(
 
 
 async def test_short_requests_check_the_token_only_once(access_token: str) -> None:
-    checks = mock.AsyncMock(wraps=real_verify_token)
+    checks = mock.AsyncMock(wraps=token_lookup.aload)
 
-    with mock.patch("mcpapp.asgi.verify_token", checks):
+    with mock.patch.object(token_lookup, "aload", checks):
         async with serving() as http:
             session_id = await open_session(http, access_token)
             checks.reset_mock()

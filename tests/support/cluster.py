@@ -120,7 +120,7 @@ def cluster(tmp_path: Path, users: dict[str, str], **extra_env: str) -> Iterator
             "MCPDEMO_PUBLIC_URL": public_url,
             "DATABASE_URL": database_url,
             "REDIS_URL": REDIS_TEST_URL,
-            "MCPDEMO_WORKERS": "2",
+            "MCPDEMO_MCP_STATELESS": "1",
             "LOG_LEVEL": "INFO",
             **extra_env,
         }

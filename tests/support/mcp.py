@@ -12,13 +12,16 @@ import httpx
 from asgiref.sync import sync_to_async
 from django.test import Client as DjangoClient
 from oauth2_provider.models import get_access_token_model
+from oauthlib.common import Request as OAuthRequest
 
-from mcpapp.asgi import MCPEndpoint
+from mcpapp.auth import configured_validator
+from mcpapp.endpoint import MCPEndpoint
 from mcpdemo.asgi import Router, build_application
 from oauthapp.tokens import checksum
 from tests.support.oauth import CodeRequest, exchange_code, obtain_code
 
 BASE = "http://testserver"
+MCP_RESOURCE = BASE + "/mcp"
 RESOURCE_METADATA = f'resource_metadata="{BASE}/.well-known/oauth-protected-resource/mcp"'
 LEGACY_VERSION = "2025-11-25"
 MODERN_VERSION = "2026-07-28"
@@ -233,3 +236,9 @@ def long_tool_call(app: Router, token: str, session_id: str | None) -> OpenReque
 
 
 # Three ways a token stops being valid: the client revokes it, the user disconnects the
+
+
+def accepted_at_mcp(token: str) -> bool:
+    """What DOT's configured validator says of ``token`` at /mcp, on this thread (a sync test's transaction)."""
+    request = OAuthRequest(MCP_RESOURCE, http_method="POST")
+    return bool(configured_validator().validate_bearer_token(token, ["mcp"], request))

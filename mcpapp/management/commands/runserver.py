@@ -21,8 +21,8 @@ class Command(DjangoRunserver):
         if not options["skip_checks"]:
             self.check(display_num_errors=True)
         self.check_migrations()
-        host = self.addr if not self._raw_ipv6 else self.addr.strip("[]")
-        display = f"[{host}]" if self._raw_ipv6 else host
+        host = self.addr.strip("[]")  # Django keeps an IPv6 address without brackets, or with them given raw
+        display = f"[{host}]" if ":" in host else host
         self.stdout.write(
             f"Django {self.get_version()} (ASGI, uvicorn), settings {settings.SETTINGS_MODULE}\n"
             f"Serving http://{display}:{self.port}/   MCP endpoint: http://{display}:{self.port}/mcp\n"

@@ -1,8 +1,4 @@
-"""``verify_token``: on the event loop through the database's loop reader, else on a checking thread.
-
-These run against whichever database the suite runs on (SQLite, then PostgreSQL in CI).
-The PostgreSQL reader exists while the /mcp lifespan runs, so each test enters it.
-"""
+"""``DOTTokenVerifier``: /mcp asks DOT's configured validator, fast when it can, on a thread when it must."""
 
 from __future__ import annotations
 
@@ -12,65 +8,100 @@ from unittest import mock
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import connection
-from django.utils import timezone
-from oauth2_provider.models import get_access_token_model
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.settings import oauth2_settings
 
-from mcpapp import auth, postgres_reader
-from mcpapp.postgres_reader import PostgresLoopReader
-from mcpapp.sqlite_reader import LoopReader, Unavailable
+from mcpapp import auth
+from mcpapp.auth import DOTTokenVerifier, has_fast_path
+from oauthapp import token_lookup
 from oauthapp.models import Consent
+from oauthapp.validator import MCPOAuth2Validator
+from tests.support.mcp import alter_access_token
 from tests.support.oauth import BASE, MCP_URL
 
 pytestmark = pytest.mark.django_db(transaction=True)
-LOOP_READER = {"sqlite": LoopReader, "postgresql": PostgresLoopReader}[connection.vendor]
 
 
-def no_thread() -> Any:
-    return mock.patch.object(auth, "_check_token_and_release", side_effect=AssertionError("took the thread path"))
+class RefusingValidator(MCPOAuth2Validator):
+    """A deployer's subclass that overrides only the sync method: it must still decide."""
+
+    def validate_bearer_token(self, token: str, scopes: Any, request: Any) -> bool:
+        return False
 
 
-async def test_a_token_check_needs_no_thread(tokens: dict[str, Any]) -> None:
-    async with postgres_reader.reading():
-        with no_thread():
-            accepted = await auth.verify_token(tokens["access_token"], MCP_URL, BASE)
+class CountingPlainValidator(OAuth2Validator):
+    """DOT's own validator (no fast path), counting its calls."""
 
-    assert accepted is not None
-    assert accepted.client_id == tokens["client_id"]
-    assert accepted.resource == MCP_URL
+    calls = 0
 
-
-async def test_the_loop_path_refuses_what_the_thread_path_refuses(tokens: dict[str, Any]) -> None:
-    expire = sync_to_async(get_access_token_model().objects.filter(user__isnull=False).update)
-
-    async with postgres_reader.reading():
-        with no_thread():
-            assert await auth.verify_token(tokens["access_token"], MCP_URL, BASE) is not None
-            assert await auth.verify_token(tokens["access_token"], MCP_URL.replace("mcp", "other"), BASE) is None
-            assert await auth.verify_token("not-a-token", MCP_URL, BASE) is None
-            await expire(expires=timezone.now())
-            assert await auth.verify_token(tokens["access_token"], MCP_URL, BASE) is None
+    def validate_bearer_token(self, token: str, scopes: Any, request: Any) -> bool:
+        CountingPlainValidator.calls += 1
+        return super().validate_bearer_token(token, scopes, request)
 
 
-async def test_a_reader_that_cannot_answer_hands_over_to_the_thread_path(tokens: dict[str, Any]) -> None:
-    thread_path = mock.Mock(wraps=auth._check_token_and_release)
-    async with postgres_reader.reading():
-        with (
-            mock.patch.object(LOOP_READER, "fetchone", side_effect=Unavailable("locked, or the server went away")),
-            mock.patch.object(auth, "_check_token_and_release", thread_path),
-        ):
-            accepted = await auth.verify_token(tokens["access_token"], MCP_URL, BASE)
-
-    assert accepted is not None
-    thread_path.assert_called_once()
+def use_validator(settings: Any, path: str) -> None:
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "OAUTH2_VALIDATOR_CLASS": path}
 
 
-async def test_a_use_seen_on_the_loop_is_recorded_by_a_checking_thread(tokens: dict[str, Any]) -> None:
+def verifier() -> DOTTokenVerifier:
+    return DOTTokenVerifier(resource=MCP_URL, issuer=BASE)
+
+
+async def test_a_valid_token_becomes_the_sdks_access_token(user: Any, tokens: dict[str, Any]) -> None:
+    async with token_lookup.reading():
+        access = await verifier().verify_token(tokens["access_token"])
+
+    assert access is not None
+    assert access.client_id == tokens["client_id"]
+    assert access.scopes == ["mcp"]
+    assert access.resource == MCP_URL
+    assert access.subject == str(user.pk)  # sessions are bound to the person, not just the client
+    assert access.claims == {"iss": BASE, "username": "alice"}
+    assert access.expires_at is not None
+
+
+async def test_the_configured_validator_decides(settings: Any, tokens: dict[str, Any]) -> None:
+    use_validator(settings, "tests.unit.mcpapp.test_auth.RefusingValidator")
+
+    assert oauth2_settings.OAUTH2_VALIDATOR_CLASS is RefusingValidator
+    assert await verifier().verify_token(tokens["access_token"]) is None
+
+
+async def test_a_validator_without_a_fast_path_is_honoured_on_a_thread(settings: Any, tokens: dict[str, Any]) -> None:
+    use_validator(settings, "tests.unit.mcpapp.test_auth.CountingPlainValidator")
+    CountingPlainValidator.calls = 0
+
+    access = await verifier().verify_token(tokens["access_token"])
+
+    assert access is not None
+    assert CountingPlainValidator.calls == 1
+
+
+def test_only_an_async_avalidate_counts_as_a_fast_path() -> None:
+    assert has_fast_path(MCPOAuth2Validator())
+    assert not has_fast_path(OAuth2Validator())
+
+
+async def test_a_refusal_carries_the_validators_reason(tokens: dict[str, Any]) -> None:
+    await alter_access_token(tokens["access_token"], scope="read")
+
+    verdict = await verifier().check(tokens["access_token"])
+
+    assert verdict.access_token is None
+    assert verdict.error == "insufficient_scope"
+
+
+async def test_another_resource_is_refused(tokens: dict[str, Any]) -> None:
+    other = DOTTokenVerifier(resource=BASE + "/other", issuer=BASE)
+
+    assert await other.verify_token(tokens["access_token"]) is None
+
+
+async def test_a_use_is_recorded_on_a_lookup_thread(tokens: dict[str, Any]) -> None:
     last_used = sync_to_async(lambda: Consent.objects.get().last_used_at)
     assert await last_used() is None
 
-    async with postgres_reader.reading():
-        assert await auth.verify_token(tokens["access_token"], MCP_URL, BASE) is not None
+    assert await verifier().verify_token(tokens["access_token"]) is not None
 
     for _ in range(50):  # written in the background, off the request path
         if await last_used() is not None:
@@ -80,8 +111,11 @@ async def test_a_use_seen_on_the_loop_is_recorded_by_a_checking_thread(tokens: d
 
 
 async def test_a_check_during_shutdown_still_answers_without_recording_the_use(tokens: dict[str, Any]) -> None:
-    async with postgres_reader.reading():
-        with mock.patch.object(auth._checker, "submit", side_effect=RuntimeError("cannot schedule new futures")):
-            accepted = await auth.verify_token(tokens["access_token"], MCP_URL, BASE)
+    with (
+        mock.patch.object(auth.token_lookup, "submit", wraps=token_lookup.submit) as submit,
+        mock.patch.object(token_lookup._threads, "submit", side_effect=RuntimeError("shut down")),
+    ):
+        access = await verifier().verify_token(tokens["access_token"])
 
-    assert accepted is not None
+    assert access is not None
+    submit.assert_called_once()

@@ -13,13 +13,14 @@ from typing import Any
 import httpx
 import pytest
 
-from mcpapp import single_exchange
-from mcpapp.server import INSTANT_TOOLS
-from mcpapp.single_exchange import NOT_JSON, answered_at_once, decode_body
-from mcpdemo.asgi import build_application
+from mcpapp.endpoint import build_mcp_endpoint
+from mcpapp.transport import single_exchange
+from mcpapp.transport.single_exchange import NOT_JSON, answered_at_once, decode_body
+from mcpdemo.asgi import Router, build_application, django_application
 from tests.support.mcp import INITIALIZE, LEGACY_VERSION, MODERN_VERSION, post_mcp, serving
 
 pytestmark = pytest.mark.django_db(transaction=True)
+QUICK_TOOLS = frozenset({"slugify"})
 
 
 def rpc(method: str, params: Any = None, request_id: Any = 1) -> dict[str, Any]:
@@ -52,13 +53,13 @@ WITH_PROGRESS = {**SLUGIFY, "_meta": {"progressToken": "p1"}}
     ],
 )
 def test_which_requests_are_answered_at_once(body: Any, expected: bool) -> None:
-    assert answered_at_once(decode_body(json.dumps(body).encode()), INSTANT_TOOLS) is expected
+    assert answered_at_once(decode_body(json.dumps(body).encode()), QUICK_TOOLS) is expected
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"\xff\xfe", b"[" * 100_000])
 def test_a_body_that_is_not_json_is_left_to_the_sdk(body: bytes) -> None:
     assert decode_body(body) is NOT_JSON
-    assert not answered_at_once(decode_body(body), INSTANT_TOOLS)
+    assert not answered_at_once(decode_body(body), QUICK_TOOLS)
 
 
 @pytest.fixture
@@ -91,10 +92,9 @@ async def both_ways(
     """The answer on the single-exchange path, then the SDK transport's answer."""
     async with serving(build_application()) as http:
         ours = await post_mcp(http, body, token, **headers)
-    with monkeypatch.context() as patch:
-        patch.setattr(single_exchange, "quick_request", lambda headers, message: None)
-        async with serving(build_application()) as http:
-            sdks = await post_mcp(http, body, token, **headers)
+    sdk = build_mcp_endpoint(json_response=True, single_exchange=False)
+    async with serving(Router(django_application, sdk)) as http:
+        sdks = await post_mcp(http, body, token, **headers)
     return ours, sdks
 
 

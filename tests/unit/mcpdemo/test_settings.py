@@ -74,13 +74,13 @@ def _settings_line(expression: str, **env: str) -> str:
     return result.stdout.strip()
 
 
-def test_redis_url_backs_the_cache_and_makes_mcp_stateless() -> None:
+def test_redis_url_backs_the_cache_and_leaves_the_mcp_mode_to_its_own_setting() -> None:
     line = _settings_line(
         "s.CACHES['default']['BACKEND'], s.CACHES['default']['LOCATION'], s.MCPDEMO_MCP_STATELESS",
         REDIS_URL="redis://127.0.0.1:6379/3",
     )
 
-    assert line == "django.core.cache.backends.redis.RedisCache redis://127.0.0.1:6379/3 True"
+    assert line == "django.core.cache.backends.redis.RedisCache redis://127.0.0.1:6379/3 False"
 
 
 def test_one_worker_without_redis_keeps_stateful_sessions_and_a_local_cache() -> None:
@@ -89,9 +89,8 @@ def test_one_worker_without_redis_keeps_stateful_sessions_and_a_local_cache() ->
     assert line == "django.core.cache.backends.locmem.LocMemCache False"
 
 
-def test_several_workers_default_to_stateless_mcp_unless_told_otherwise() -> None:
-    assert _settings_line("s.MCPDEMO_MCP_STATELESS", MCPDEMO_WORKERS="4") == "True"
-    assert _settings_line("s.MCPDEMO_MCP_STATELESS", MCPDEMO_WORKERS="4", MCPDEMO_MCP_STATELESS="0") == "False"
+def test_stateless_mcp_is_chosen_by_its_own_setting() -> None:
+    assert _settings_line("s.MCPDEMO_MCP_STATELESS", MCPDEMO_MCP_STATELESS="1") == "True"
 
 
 def test_database_url_selects_postgresql() -> None:
@@ -121,10 +120,3 @@ def test_the_mcp_sdks_per_request_and_session_id_logs_stay_off_even_at_debug() -
     for level in ("INFO", "DEBUG"):
         result = _run("-c", code, DJANGO_SETTINGS_MODULE="mcpdemo.settings", LOG_LEVEL=level, **PRODUCTION)
         assert result.stdout.strip() == "True", (level, result.stderr)
-
-
-def test_token_checks_run_on_a_configurable_number_of_threads() -> None:
-    pool_size = "__import__('mcpapp.auth').auth._checker._max_workers"
-
-    assert _settings_line(pool_size) == "2"
-    assert _settings_line(pool_size, MCPDEMO_TOKEN_CHECK_THREADS="4") == "4"

@@ -15,10 +15,9 @@ from oauth2_provider.models import (
     get_refresh_token_model,
 )
 
-from mcpapp.auth import check_token
 from oauthapp.models import AuditEvent, Consent
+from tests.support.mcp import accepted_at_mcp
 from tests.support.oauth import (
-    BASE,
     CLAUDE_REGISTRATION,
     LOOPBACK_REDIRECT,
     MCP_URL,
@@ -45,7 +44,7 @@ CONNECTIONS = "/admin/oauthapp/consent/"
 
 
 def usable(token: str) -> bool:
-    return check_token(token, MCP_URL, BASE) is not None
+    return accepted_at_mcp(token)
 
 
 def authorize(client: Client, client_id: str) -> dict[str, Any]:

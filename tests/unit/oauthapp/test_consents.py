@@ -13,12 +13,12 @@ from django.test import Client
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
-from mcpapp.auth import check_token
+from oauthapp import consents
 from oauthapp.models import AuditEvent, Consent
+from oauthapp.tokens import checksum
+from tests.support.mcp import accepted_at_mcp
 from tests.support.oauth import (
-    BASE,
     LOOPBACK_REDIRECT,
-    MCP_URL,
     CodeRequest,
     exchange_code,
     obtain_code,
@@ -40,7 +40,11 @@ def authorize(client: Client, client_id: str) -> dict[str, Any]:
 
 def use_mcp(token: str) -> bool:
     """What /mcp's token check says (and records) for this token."""
-    return check_token(token, MCP_URL, BASE) is not None
+    accepted = accepted_at_mcp(token)
+    if accepted:  # what the /mcp verifier does next (there on a background thread)
+        access_token = AccessToken.objects.get(token_checksum=checksum(token))
+        consents.note_use(access_token.user_id, access_token.application_id)
+    return accepted
 
 
 # --- Keeping the connection up to date ------------------------------------------------

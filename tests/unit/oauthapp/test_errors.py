@@ -92,7 +92,7 @@ def test_unknown_host_on_the_api_is_400_json(client: Client) -> None:
 async def test_database_outage_at_mcp_is_503_json() -> None:
     app = build_application()
     transport = httpx.ASGITransport(app=app)
-    with mock.patch("mcpapp.asgi.verify_token", side_effect=OperationalError("database is locked")):
+    with mock.patch("oauthapp.token_lookup.aload", side_effect=OperationalError("database is locked")):
         async with (
             app.mcp_endpoint.lifespan(),
             httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,

@@ -1,13 +1,20 @@
 """Stateless /mcp requests that are answered at once, served in the request's own task.
 
-For every POST the SDK's stateless transport builds a transport, four memory streams, a
-JSON-RPC dispatcher and two tasks, only to hand one request to its ``ServerRunner`` and
-carry the result back: about half the CPU of a quick tool call. A request that needs none
-of that (see ``quick_request``: one JSON-RPC request, no progress wanted, an answer that
-cannot stream) goes straight to the same ``ServerRunner`` through the SDK's
-single-exchange driver (``mcp.server.runner.serve_one``, which the SDK's own 2026-07-28
-entry uses), and its answer is written as the stateless JSON-response transport writes
-it: same result, same errors, same headers. Anything else is left to the SDK.
+For every POST the SDK's stateless transport builds a transport, memory streams, a JSON-RPC
+dispatcher and tasks, only to hand one request to its ``ServerRunner`` and carry the result
+back: about half the CPU of a quick tool call. A request that needs none of that goes
+straight to the same runner through the SDK's public single-exchange driver
+(``mcp.server.runner.serve_one``, which the SDK's own 2026-07-28 entry uses), and its answer
+is written as the SDK's transport writes it: same status, same headers that matter, same
+JSON-RPC result or error. ``tests/unit/mcpapp/test_single_exchange.py`` sends each kind of
+request both ways and compares.
+
+Which requests qualify (:func:`quick_request`): one well-formed JSON-RPC request, JSON in and
+accepted, a handshake-era (or absent) protocol version, and an answer that nothing can
+precede: ``initialize``, ``ping``, the lists, or a call of a tool that cannot talk to the
+client before its result (it takes no ``Context``, see ``mcpapp.server.answers_at_once``)
+without a progress token. Such a request has nothing the SDK's transport would deliver
+besides its answer, so no capability is lost. Everything else, errors included, is the SDK's.
 """
 
 from __future__ import annotations
@@ -32,14 +39,12 @@ from mcp.shared.transport_context import TransportContext
 from mcp_types import DEFAULT_NEGOTIATED_VERSION, ErrorData, JSONRPCError, JSONRPCRequest, JSONRPCResponse, RequestId
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import ValidationError
-from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
 
-# Requests whose answer nothing can precede: a stateless server owes them one JSON body.
-# A tools/call qualifies only for a tool in ``instant_tools`` and without a progress token.
+# Methods whose answer nothing can precede (tools/call qualifies per tool).
 ANSWERED_AT_ONCE = frozenset(
     {
         "initialize",
@@ -51,9 +56,35 @@ ANSWERED_AT_ONCE = frozenset(
         "resources/templates/list",
     }
 )
-
-
+PEEK_LIMIT = 64 * 1024  # larger bodies go to the SDK unread (it enforces its own limit)
 NOT_JSON: Any = object()  # a body that is not JSON, or too large to have been read here
+
+
+async def peek_body(receive: Receive) -> tuple[bytes | None, Receive]:
+    """Read the request body (up to ``PEEK_LIMIT``) and a ``receive`` that replays it.
+
+    The body is ``None`` when it is larger than the limit or the client went away; the
+    replaying ``receive`` hands on whatever was read either way.
+    """
+    messages: list[Message] = []
+    size = 0
+    body: bytes | None = None
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        size += len(message.get("body", b""))
+        if size > PEEK_LIMIT:
+            break
+        if not message.get("more_body", False):
+            body = b"".join(m.get("body", b"") for m in messages)
+            break
+
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return body, replay
 
 
 def decode_body(body: bytes | None) -> Any:
@@ -66,7 +97,7 @@ def decode_body(body: bytes | None) -> Any:
         return NOT_JSON
 
 
-def answered_at_once(message: Any, instant_tools: frozenset[str]) -> bool:
+def answered_at_once(message: Any, quick_tools: frozenset[str]) -> bool:
     """Whether this decoded body is one JSON-RPC request whose answer nothing can precede."""
     if not isinstance(message, dict) or "id" not in message:
         return False
@@ -78,51 +109,37 @@ def answered_at_once(message: Any, instant_tools: frozenset[str]) -> bool:
         return False  # the client asked to hear progress
     method = message.get("method")
     if method == "tools/call":
-        return params.get("name") in instant_tools
+        return params.get("name") in quick_tools
     return method in ANSWERED_AT_ONCE
 
 
-def quick_request(headers: Headers, message: dict[str, Any]) -> tuple[JSONRPCRequest, str] | None:
-    """The validated request and its protocol version, if this module may answer it.
-
-    Only what the SDK's stateless JSON-response transport would accept without comment:
-    a handshake-era (or absent) ``MCP-Protocol-Version``, JSON in, JSON accepted, and a
-    well-formed request. Everything else, errors included, is the SDK's to answer.
-    """
-    version = headers.get(MCP_PROTOCOL_VERSION_HEADER)
+def quick_request(scope: Scope, message: Any, quick_tools: frozenset[str]) -> tuple[JSONRPCRequest, str] | None:
+    """The validated request and its protocol version, if this module may answer it (else ``None``)."""
+    if not answered_at_once(message, quick_tools):
+        return None
+    request = Request(scope)
+    version = request.headers.get(MCP_PROTOCOL_VERSION_HEADER)
     if version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS:
         return None  # the 2026-07-28 entry, with its own checks
-    content_type = headers.get("content-type", "").split(";")[0]
+    content_type = request.headers.get("content-type", "").split(";")[0]
     if "application/json" not in (part.strip() for part in content_type.split(",")):
         return None
-    has_json, _has_sse = accepts(headers)
-    if not has_json:
+    accepts_json, _accepts_sse = check_accept_headers(request)  # the SDK's own reading of Accept
+    if not accepts_json:
         return None
     try:
-        request = JSONRPCRequest.model_validate(message, by_name=False)
+        rpc = JSONRPCRequest.model_validate(message, by_name=False)
     except ValidationError:
         return None
-    return request, version or DEFAULT_NEGOTIATED_VERSION
-
-
-def accepts(headers: Headers) -> tuple[bool, bool]:
-    """Whether the request accepts JSON, and SSE, by the SDK's own reading of ``Accept``."""
-    return check_accept_headers(_HeadersOnly(headers))
-
-
-@dataclass
-class _HeadersOnly:
-    """What ``check_accept_headers`` reads of a request."""
-
-    headers: Headers
+    return rpc, version or DEFAULT_NEGOTIATED_VERSION
 
 
 @dataclass
 class _JSONResponseContext:
-    """The dispatch context of one request answered with one JSON body.
+    """The ``DispatchContext`` of one request answered with one JSON body.
 
-    As in the SDK's stateless JSON-response transport: no back channel for server
-    requests (no session for the reply to land in), and notifications have no wire.
+    As in the SDK's stateless transport: no back channel for server requests (no session for
+    the reply to land in). Only requests that cannot notify reach here.
     """
 
     request_id: RequestId
@@ -140,7 +157,7 @@ class _JSONResponseContext:
         raise NoBackChannelError(method)
 
     async def notify(self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None) -> None:
-        logger.debug("dropped %s: a JSON response carries only the result", method)
+        logger.warning("dropped %s: a request answered at once has no stream for it", method)
 
     async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         return None

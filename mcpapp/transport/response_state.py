@@ -5,11 +5,11 @@ from __future__ import annotations
 from starlette.types import Message, Send
 
 
-class ResponseProgress:
+class ResponseState:
     """Wraps ``send``: whether the response started (and as what), and whether it is complete."""
 
     def __init__(self, send: Send) -> None:
-        self._send = send
+        self.downstream = send
         self.media_type: bytes | None = None  # set when the response starts
         self.complete = False
 
@@ -22,4 +22,4 @@ class ResponseProgress:
             self.media_type = dict(message.get("headers", [])).get(b"content-type", b"")
         elif message["type"] == "http.response.body" and not message.get("more_body", False):
             self.complete = True
-        await self._send(message)
+        await self.downstream(message)

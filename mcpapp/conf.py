@@ -1,0 +1,39 @@
+"""mcpapp's settings, with their defaults, read from Django's settings when asked (so overrides apply).
+
+| setting | default | what it does |
+|---|---|---|
+| ``MCP_SCOPE`` | ``"mcp"`` | the OAuth scope a token needs for /mcp |
+| ``MCPDEMO_MCP_TOOLS`` | ``DEFAULT_TOOLS`` | import paths of the tools: an mcp ``Tool`` or a function |
+| ``MCPDEMO_MCP_STATELESS`` | ``False`` | serve /mcp without sessions (any worker or node answers any request) |
+| ``MCPDEMO_ALLOWED_ORIGINS`` | ``[]`` | browser origins allowed to call /mcp besides the server's own |
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+DEFAULT_TOOLS = ("mcpapp.tools.SLUGIFY", "mcpapp.tools.COUNTDOWN")
+# How often a response still open (an SSE stream) re-checks its token: a revoked token's
+# stream ends within this many seconds (plus one database read).
+STREAM_RECHECK_SECONDS = 2.0
+
+
+class Settings:
+    @property
+    def MCP_SCOPE(self) -> str:
+        return str(getattr(settings, "MCP_SCOPE", "mcp"))
+
+    @property
+    def TOOLS(self) -> tuple[str, ...]:
+        return tuple(getattr(settings, "MCPDEMO_MCP_TOOLS", DEFAULT_TOOLS))
+
+    @property
+    def STATELESS(self) -> bool:
+        return bool(getattr(settings, "MCPDEMO_MCP_STATELESS", False))
+
+    @property
+    def ALLOWED_ORIGINS(self) -> tuple[str, ...]:
+        return tuple(getattr(settings, "MCPDEMO_ALLOWED_ORIGINS", ()))
+
+
+conf = Settings()

@@ -1,0 +1,1 @@
+"""The one shortcut /mcp takes past the SDK's transport, contract-tested against it."""
