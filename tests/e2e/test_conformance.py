@@ -90,7 +90,7 @@ _NOT_OFFERED = "tests a capability our server does not declare ({})"
 EXCLUDED_SCENARIOS: dict[str, str] = {
     "tools-call-with-progress": _FIXTURE.format(
         "the tool test_tool_with_progress (countdown's progress is "
-        "covered by test_e2e.py and test_typescript_client.py)"
+        "covered by test_sdk_client.py and test_typescript_client.py)"
     ),
     "tools-call-simple-text": _FIXTURE.format("the tool test_simple_text"),
     "tools-call-image": _FIXTURE.format("the tool test_image_content"),

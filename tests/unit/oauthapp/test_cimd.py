@@ -1,7 +1,7 @@
 """Client ID Metadata Documents: VS Code's and Claude Code's real documents work; bad ones fail safely.
 
-The network fetch is replaced with the documents from ../shared/clients.md (this
-machine has no internet); DOT's SSRF checks in front of the fetch stay real.
+The network fetch is replaced with the clients' published documents (see docs/clients.md;
+the tests have no internet); DOT's SSRF checks in front of the fetch stay real.
 """
 
 from __future__ import annotations
