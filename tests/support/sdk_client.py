@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import httpx2
 from mcp import Client
 from mcp.client.auth import OAuthClientProvider
@@ -78,6 +81,10 @@ class OAuthHarness:
             code=self.result["code"], state=self.result.get("state"), iss=self.result.get("iss")
         )
 
-    def client(self, mode: str) -> Client:
+    @asynccontextmanager
+    async def client(self, mode: str) -> AsyncIterator[Client]:
+        # The SDK leaves a caller-supplied HTTP client open, so the harness closes it, also
+        # when the OAuth flow fails half-way (a denied consent).
         http = httpx2.AsyncClient(auth=self.provider, timeout=30)
-        return Client(streamable_http_client(self.base_url + "/mcp", http_client=http), mode=mode)
+        async with http, Client(streamable_http_client(self.base_url + "/mcp", http_client=http), mode=mode) as client:
+            yield client
