@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx2
 from mcp import Client
@@ -82,9 +83,12 @@ class OAuthHarness:
         )
 
     @asynccontextmanager
-    async def client(self, mode: str) -> AsyncIterator[Client]:
+    async def client(self, mode: str, **options: Any) -> AsyncIterator[Client]:
         # The SDK leaves a caller-supplied HTTP client open, so the harness closes it, also
         # when the OAuth flow fails half-way (a denied consent).
         http = httpx2.AsyncClient(auth=self.provider, timeout=30)
-        async with http, Client(streamable_http_client(self.base_url + "/mcp", http_client=http), mode=mode) as client:
+        async with (
+            http,
+            Client(streamable_http_client(self.base_url + "/mcp", http_client=http), mode=mode, **options) as client,
+        ):
             yield client
