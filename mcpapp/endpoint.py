@@ -53,6 +53,7 @@ from .auth import DOTTokenVerifier, Verdict
 from .conf import conf
 from .server import answers_at_once, configured_tools, create_mcp_server
 from .transport import single_exchange
+from .transport.concise_errors import concise_errors
 from .transport.response_state import ResponseState
 
 MCP_PATHS = frozenset({MCP_PATH, MCP_PATH + "/"})
@@ -262,7 +263,7 @@ class MCPEndpoint:
             and (version is None or version in HANDSHAKE_PROTOCOL_VERSIONS)
         ):
             serve = self._serve_stateless_post
-        await self._serve_while_authorized(serve, scope, receive, send, verifier, token)
+        await self._serve_while_authorized(serve, scope, receive, concise_errors(send), verifier, token)
 
     async def _serve_stateless_post(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A request answered at once goes to the server's runner directly; anything else to the SDK's manager."""

@@ -10,19 +10,21 @@ from django.utils.module_loading import import_string
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.tools import Tool
 
+from .arguments import ConciseTool, concise
 from .conf import conf
 
 
 def load_tool(path: str) -> Tool:
-    """The tool at an import path: a ``Tool`` as it is, a function as ``Tool.from_function`` makes it."""
+    """The tool at an import path: a ``Tool`` as it is, a function as ``Tool.from_function`` makes it
+    (argument errors reported concisely either way)."""
     try:
         found = import_string(path)
     except ImportError as exc:
         raise ImproperlyConfigured(f"MCPDEMO_MCP_TOOLS: cannot import {path!r} ({exc})") from exc
     if isinstance(found, Tool):
-        return found
+        return concise(found)
     if callable(found):
-        return Tool.from_function(found)
+        return ConciseTool.from_function(found)
     raise ImproperlyConfigured(f"MCPDEMO_MCP_TOOLS: {path!r} is neither a Tool nor a function")
 
 
@@ -36,7 +38,7 @@ def answers_at_once(tool: Tool) -> bool:
 
 
 def create_mcp_server(tools: Iterable[Tool] | None = None, **options: Any) -> MCPServer:
-    tools = list(configured_tools() if tools is None else tools)
+    tools = [concise(tool) for tool in (configured_tools() if tools is None else tools)]
     summary = "; ".join(f"{tool.name} ({(tool.description or '').strip().splitlines()[0]})" for tool in tools)
     return MCPServer(
         name="mcpdemo",
