@@ -404,8 +404,17 @@ def run_suite(server: LiveServer, token: str, era: str, out: Path) -> dict[tuple
     for checks_file in out.glob("*/checks.json"):
         scenario = _scenario_of(checks_file.parent.name, wanted)
         if scenario is not None:
-            runs[(scenario, era)] = ScenarioRun(scenario, era, json.loads(checks_file.read_text()), result.stdout)
+            checks = json.loads(checks_file.read_text())
+            runs[(scenario, era)] = ScenarioRun(
+                scenario, era, checks, _section(result.stdout + result.stderr, scenario)
+            )
     return runs
+
+
+def _section(output: str, scenario: str) -> str:
+    """The part of a suite run's output about one scenario (it announces each one)."""
+    parts = re.split(r"^(?==== Running scenario: )", output, flags=re.MULTILINE)
+    return next((part for part in parts if part.startswith(f"=== Running scenario: {scenario} ===")), output)
 
 
 ServerKey = tuple[str, str]  # (kind, mode)
