@@ -48,7 +48,8 @@ class TokenView(dot_views.TokenView):
     - One transaction per request: a lost race leaves nothing half-written, and the
       grant or refresh-token row locked first makes concurrent requests queue.
     - A refresh repeated within seconds gets the first answer again
-      (:mod:`oauthapp.refresh_race`); later it is a replay and revokes the family.
+      (:mod:`oauthapp.refresh_race`); later it is a replay and revokes the family. A token
+      an administrator, the user or the client revoked is refused, and logged as such.
     - Secrets are masked in error reports; every answer is JSON that no cache keeps.
     """
 
@@ -70,14 +71,7 @@ class TokenView(dot_views.TokenView):
             if refresh_token and response.status_code == 200:
                 refresh_race.remember(refresh_token, client_id, response.content)
             elif refresh_token and any(row.revoked for row in rows):
-                audit.record(
-                    audit.Kind.REFRESH_REUSE_DETECTED,
-                    actor=audit.Actor.CLIENT,
-                    request=request,
-                    user=rows[0].user,
-                    application=rows[0].application,
-                    action="a rotated or revoked refresh token was presented; its family is revoked",
-                )
+                refresh_race.record_refused_refresh(request, rows)
         return no_store(response)
 
     def _earlier_answer(self, request: HttpRequest, refresh_token: str, client_id: str) -> bytes | None:
