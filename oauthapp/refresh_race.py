@@ -88,6 +88,9 @@ def remember(refresh_token: str, client_id: str, body: bytes) -> None:
     )
 
 
+REASON_WINDOW = timedelta(minutes=1)
+
+
 def was_rotated(row: Any) -> bool:
     """Whether a refresh token was replaced by a later one of its family (rotation), not just revoked."""
     if not row.token_family:
@@ -101,7 +104,12 @@ def revocation_reason(row: Any) -> str:
     if application is not None and application.is_blocked:
         return "client blocked"
     event = (
-        AuditEvent.objects.filter(application=application, kind=audit.Kind.TOKEN_REVOKED, created__gte=row.revoked)
+        # Some paths record the event just before revoking: allow for that.
+        AuditEvent.objects.filter(
+            application=application,
+            kind=audit.Kind.TOKEN_REVOKED,
+            created__gte=row.revoked - REASON_WINDOW,
+        )
         .filter(models.Q(user=row.user) | models.Q(user__isnull=True))
         .order_by("created")
         .first()

@@ -112,6 +112,33 @@ def test_refresh_after_an_admin_revoked_is_logged_as_refused_not_reuse(
     assert refused.detail == {"reason": "revoked by an administrator"}
 
 
+def test_refresh_after_an_admin_revoked_the_access_token_is_refused(
+    admin_client: Client, signed_in: Client, user: Any, tokens: dict[str, Any]
+) -> None:
+    token = AccessToken.objects.get(user=user)
+    admin_client.post(
+        "/admin/oauth2_provider/accesstoken/", {"action": "revoke_selected", "_selected_action": [token.pk]}
+    )
+
+    refresh(signed_in, tokens["client_id"], tokens["refresh_token"])
+
+    refused = AuditEvent.objects.get(kind=AuditEvent.Kind.REFRESH_REFUSED)
+    assert refused.detail == {"reason": "revoked by an administrator"}
+    assert not AuditEvent.objects.filter(kind=AuditEvent.Kind.REFRESH_REUSE_DETECTED).exists()
+
+
+def test_refresh_by_a_blocked_client_is_refused_as_blocked(
+    admin_client: Client, signed_in: Client, tokens: dict[str, Any]
+) -> None:
+    application = application_of(tokens)
+    admin_client.post(APPLICATIONS, {"action": "block", "_selected_action": [application.pk], "post": "yes"})
+
+    refresh(signed_in, tokens["client_id"], tokens["refresh_token"])
+
+    assert not AuditEvent.objects.filter(kind=AuditEvent.Kind.REFRESH_REUSE_DETECTED).exists()
+    assert AuditEvent.objects.get(kind=AuditEvent.Kind.REFRESH_REFUSED).detail == {"reason": "client blocked"}
+
+
 def test_refresh_after_the_user_disconnected_is_logged_as_refused(signed_in: Client, tokens: dict[str, Any]) -> None:
     signed_in.post(reverse("disconnect", args=[Consent.objects.get().pk]))
 
