@@ -42,7 +42,7 @@ def shorten(text: str, limit: int = DISPLAY_LENGTH) -> str:
         return text
     cut = text[: limit - 1]
     space = cut.rfind(" ")
-    if space > limit * 2 // 3:
+    if not text[len(cut)].isspace() and space > limit * 2 // 3:  # back to the last whole word
         cut = cut[:space]
     return cut.rstrip(" -–—·,.:;") + "…"
 

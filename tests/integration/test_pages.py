@@ -273,7 +273,9 @@ def test_unknown_client_page_explains_and_links_home(signed_in: Client) -> None:
 
     html = response.content.decode()
     assert response.status_code == 400
-    assert "misconfigured or not registered" in html
+    assert "This server does not know the application that sent you here." in html
+    assert "Remove Dynamic Authentication Providers" in html  # VS Code re-registers itself then
+    assert "<code>invalid_request</code>" in html
     assert 'href="/"' in html
 
 
