@@ -14,6 +14,7 @@ from oauth2_provider import views as dot_views
 from oauth2_provider.models import get_application_model
 
 from .. import audit, refresh_race
+from ..endpoint_pages import BrowserPageOnGet
 from ..responses import no_store, oauth_error
 from ..tokens import GRANT_TYPES, REFRESH_TOKEN
 
@@ -42,7 +43,7 @@ def client_id_of(request: HttpRequest) -> str:
 
 
 @method_decorator(sensitive_post_parameters(*OAUTH_SECRET_PARAMETERS), name="dispatch")
-class TokenView(dot_views.TokenView):
+class TokenView(BrowserPageOnGet, dot_views.TokenView):
     """DOT's token endpoint, limited to the grants an MCP client uses.
 
     - One transaction per request: a lost race leaves nothing half-written, and the
@@ -52,6 +53,8 @@ class TokenView(dot_views.TokenView):
       an administrator, the user or the client revoked is refused, and logged as such.
     - Secrets are masked in error reports; every answer is JSON that no cache keeps.
     """
+
+    endpoint_purpose = "token"
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         grant_type = request.POST.get("grant_type", "")

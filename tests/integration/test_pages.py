@@ -312,3 +312,20 @@ def test_a_form_without_csrf_token_gets_a_friendly_403(user: Any, settings: Any)
 
     assert response.status_code == 403
     assert "Please try again" in response.content.decode()
+
+
+@pytest.mark.parametrize(("path", "purpose"), [("/token", "access tokens"), ("/register", "register themselves")])
+def test_an_api_endpoint_opened_in_a_browser_explains_itself(client: Client, path: str, purpose: str) -> None:
+    response = client.get(path, HTTP_ACCEPT="text/html,application/xhtml+xml")
+
+    html = response.content.decode()
+    assert response.status_code == 405
+    assert "POST" in response["Allow"]
+    assert "This address is for applications" in html and purpose in html
+
+
+def test_an_api_endpoint_answers_a_client_get_with_a_plain_405(client: Client) -> None:
+    response = client.get("/token", HTTP_ACCEPT="application/json")
+
+    assert response.status_code == 405
+    assert b"This address" not in response.content
