@@ -286,7 +286,7 @@ class ApplicationAdmin(dot_admin.ApplicationAdmin):
     @admin.display(description=_("redirect hosts"))
     def redirect_hosts(self, application: Any) -> str:
         hosts = ", ".join(redirect_hosts(application))
-        return format_html('<span class="client-name-cell" title="{}">{}</span>', hosts, hosts)
+        return format_html('<span class="cell-clip" title="{}">{}</span>', hosts, hosts)
 
     @admin.display(description=_("last token issued"), ordering="last_token_issued")
     def last_token_issued(self, application: Any) -> str:
@@ -770,7 +770,7 @@ class ConsentAdmin(admin.ModelAdmin):
 class AuditEventAdmin(admin.ModelAdmin):
     """The audit log: read-only, so it stays a record of what happened."""
 
-    list_display = ("created", "what", "actor", "actor_user", "user", "client", "ip_address", "details")
+    list_display = ("when", "what", "actor", "actor_user", "user", "client", "ip_address", "details")
     list_select_related = ("actor_user", "user", "application")
     list_filter = (
         "kind",
@@ -791,6 +791,10 @@ class AuditEventAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    @admin.display(description=_("when"), ordering="created")
+    def when(self, event: AuditEvent) -> str:
+        return timezone.localtime(event.created).strftime("%Y-%m-%d %H:%M:%S")
+
     @admin.display(description=_("event"), ordering="kind")
     def what(self, event: AuditEvent) -> str:
         label = event.get_kind_display()
@@ -808,7 +812,7 @@ class AuditEventAdmin(admin.ModelAdmin):
     @admin.display(description=_("details"))
     def details(self, event: AuditEvent) -> str:
         text = ", ".join(f"{key}: {value}" for key, value in sorted(event.detail.items()))
-        return format_html('<span class="client-name-cell" title="{}">{}</span>', text, text) if text else ""
+        return format_html('<span class="cell-clip" title="{}">{}</span>', text, text) if text else ""
 
 
 admin.site.site_header = _("mcpdemo administration")

@@ -13,5 +13,6 @@ def tool_summaries() -> list[dict[str, str]]:
     summaries = []
     for tool in configured_tools():
         description = (tool.description or "").strip().splitlines()
-        summaries.append({"name": tool.title or tool.name, "description": description[0] if description else ""})
+        first_line = description[0].replace("`", "") if description else ""  # docstring markup, not for people
+        summaries.append({"name": tool.title or tool.name, "description": first_line})
     return summaries
