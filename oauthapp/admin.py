@@ -122,10 +122,18 @@ def client_cell(application: Any) -> str:
 class ApplicationFilter(admin.RelatedOnlyFieldListFilter):
     """ "By application" with labels that tell same-named clients apart and never run long."""
 
+    # Self-registration can create thousands of clients: list the most recent, search finds the rest.
+    limit = 30
+
     def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
         used = model_admin.get_queryset(request).distinct().values_list(f"{field.name}__pk", flat=True)
-        applications = Application.objects.filter(pk__in=used).order_by("name", "client_id")
-        return [(application.pk, display.client_label(application)) for application in applications]
+        recent = list(Application.objects.filter(pk__in=used).order_by("-created")[: self.limit])
+        value = self.lookup_val
+        selected = value[-1] if isinstance(value, list) and value else value
+        if selected and str(selected).isdigit() and all(str(app.pk) != str(selected) for app in recent):
+            recent += list(Application.objects.filter(pk=selected))
+        recent.sort(key=lambda application: (display.client_name(application).casefold(), application.client_id))
+        return [(application.pk, display.client_label(application)) for application in recent]
 
 
 def confirm(

@@ -13,7 +13,7 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 
 from oauthapp.models import AuditEvent, Consent, RefreshReplay
 from tests.support.mcp import accepted_at_mcp, tokens_for
-from tests.support.oauth import LOOPBACK_REDIRECT, refresh, register
+from tests.support.oauth import LOOPBACK_REDIRECT, VSCODE_REGISTRATION, refresh, register
 
 pytestmark = pytest.mark.django_db
 Application = get_application_model()
@@ -310,6 +310,26 @@ def test_the_application_filter_tells_same_named_clients_apart(admin_client: Cli
 
     assert f"Visual Studio Code · {first['client_id'][:8]}…" in html
     assert f"Visual Studio Code · {second['client_id'][:8]}…" in html
+
+
+def test_the_application_filter_lists_recent_clients_and_keeps_the_chosen_one(
+    admin_client: Client, user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from oauthapp.admin import ApplicationFilter
+
+    monkeypatch.setattr(ApplicationFilter, "limit", 2)
+    registrations = [register(admin_client, {**VSCODE_REGISTRATION, "client_name": f"Client {n}"}) for n in range(4)]
+    for registration in registrations:
+        tokens_for(user, registration["client_id"])
+    oldest = Application.objects.get(client_id=registrations[0]["client_id"])
+
+    def offered(**query: Any) -> list[str]:
+        changelist = admin_client.get(CONNECTIONS, query).context["cl"]
+        spec = next(spec for spec in changelist.filter_specs if isinstance(spec, ApplicationFilter))
+        return [label.split(" ·")[0] for _pk, label in spec.lookup_choices]
+
+    assert offered() == ["Client 2", "Client 3"]
+    assert offered(application__id__exact=oldest.pk) == ["Client 0", "Client 2", "Client 3"]
 
 
 def test_revoked_access_tokens_are_explained(admin_client: Client, tokens: dict[str, Any]) -> None:
