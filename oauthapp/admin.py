@@ -200,7 +200,6 @@ class ApplicationAdmin(dot_admin.ApplicationAdmin):
     list_display = (
         "name_and_status",
         "short_client_id",
-        "client_type",
         "registration_kind",
         "redirect_hosts",
         "created_on",
@@ -279,9 +278,7 @@ class ApplicationAdmin(dot_admin.ApplicationAdmin):
     def short_client_id(self, application: Any) -> str:
         # Generated IDs are 40 characters: show enough to tell them apart, the rest on hover.
         client_id = application.client_id
-        if len(client_id) <= 16:
-            return client_id
-        return format_html('<span title="{}">{}…</span>', client_id, client_id[:12])
+        return format_html('<span title="{}">{}</span>', client_id, display.short_client_id(client_id))
 
     @admin.display(description=_("created"), ordering="created")
     def created_on(self, application: Any) -> str:
@@ -289,7 +286,9 @@ class ApplicationAdmin(dot_admin.ApplicationAdmin):
 
     @admin.display(description=_("registered"), ordering="registration_source")
     def registration_kind(self, application: Any) -> str:
-        return str(REGISTRATION_SHORT.get(application.registration_source, application.registration_source))
+        # With the client type: "dynamic · public" (the type is also a filter).
+        kind = REGISTRATION_SHORT.get(application.registration_source, application.registration_source)
+        return f"{kind} · {application.get_client_type_display().lower()}"
 
     @admin.display(description=_("redirect hosts"))
     def redirect_hosts(self, application: Any) -> str:

@@ -157,6 +157,9 @@ def test_the_consent_page_says_what_the_tools_are_and_where_it_goes_back_to(
 
 def test_long_names_do_not_widen_the_admin_lists(server: LiveServer, callback: LoopbackServer) -> None:
     AuthorizationRequest.register(server.url, callback, "x" * 255)
+    hosts = [f"https://a-rather-long-subdomain-{n}.example-client-vendor.com/cb" for n in range(5)]
+    body = {"client_name": "Long " * 50, "redirect_uris": hosts, "token_endpoint_auth_method": "none"}
+    httpx.post(server.url + "/register", json=body).raise_for_status()
     for page in open_page(DESKTOP, "light"):
         page.goto(server.url + "/accounts/login/?next=/admin/")
         sign_in(page, "alice", PASSWORD)

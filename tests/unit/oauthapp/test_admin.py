@@ -74,7 +74,7 @@ def test_application_list_shows_how_each_client_is_known_and_used(admin_client: 
 
     html = response.content.decode()
     assert response.status_code == 200
-    for column in ["Name", "Client ID", "Client type", "Registered", "Redirect hosts", "Created"]:
+    for column in ["Name", "Client ID", "Registered", "Redirect hosts", "Created"]:
         assert column in html
     assert "Last token issued" in html and "Active tokens" in html
     assert "Visual Studio Code" in html
