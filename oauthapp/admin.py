@@ -295,11 +295,11 @@ class ApplicationAdmin(dot_admin.ApplicationAdmin):
         hosts = ", ".join(redirect_hosts(application))
         return format_html('<span class="cell-clip" title="{}">{}</span>', hosts, hosts)
 
-    @admin.display(description=_("last token issued"), ordering="last_token_issued")
+    @admin.display(description=_("last token"), ordering="last_token_issued")
     def last_token_issued(self, application: Any) -> str:
         return _short_time(application.last_token_issued)
 
-    @admin.display(description=_("active tokens"), ordering="active_tokens")
+    @admin.display(description=_("live tokens"), ordering="active_tokens")
     def active_tokens(self, application: Any) -> int:
         return application.active_tokens
 

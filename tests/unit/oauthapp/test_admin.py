@@ -76,7 +76,7 @@ def test_application_list_shows_how_each_client_is_known_and_used(admin_client: 
     assert response.status_code == 200
     for column in ["Name", "Client ID", "Registered", "Redirect hosts", "Created"]:
         assert column in html
-    assert "Last token issued" in html and "Active tokens" in html
+    assert "Last token" in html and "Live tokens" in html
     assert "Visual Studio Code" in html
     assert tokens["client_id"] in html
     assert "dynamic (unverified)" in html
