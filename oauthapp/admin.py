@@ -18,6 +18,7 @@ admin module so the order of ``INSTALLED_APPS`` does not matter.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -211,7 +212,7 @@ class ApplicationAdmin(dot_admin.ApplicationAdmin):
     search_fields = ("name", "client_id")
     ordering = ("-created",)
     actions = ("revoke_all_tokens", "block", "unblock")
-    readonly_fields = (*dot_admin.ApplicationAdmin.readonly_fields, "client_metadata", "blocked_at")
+    readonly_fields = (*dot_admin.ApplicationAdmin.readonly_fields, "registered_metadata", "blocked_at")
     view_on_site = False  # DOT's get_absolute_url names a management page this server does not have
     change_form_template = "admin/oauthapp/application/change_form.html"
 
@@ -235,7 +236,7 @@ class ApplicationAdmin(dot_admin.ApplicationAdmin):
     # --- The form: only what this server supports ---------------------------------------
 
     def get_exclude(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        excluded = list(super().get_exclude(request, obj) or [])
+        excluded = [*(super().get_exclude(request, obj) or []), "client_metadata"]  # shown cleaned instead
         if not oauth2_settings.OIDC_ENABLED:
             excluded += ["algorithm", "post_logout_redirect_uris"]  # OpenID Connect only
         return excluded
@@ -273,6 +274,12 @@ class ApplicationAdmin(dot_admin.ApplicationAdmin):
         return field
 
     # --- The list --------------------------------------------------------------------
+
+    @admin.display(description=_("client metadata"))
+    def registered_metadata(self, application: Any) -> str:
+        """What the client registered (RFC 7591), as it sent it but cleaned like its name."""
+        text = display.clean_text(json.dumps(application.client_metadata, ensure_ascii=False, sort_keys=True))
+        return format_html('<bdi class="metadata">{}</bdi>', text)
 
     @admin.display(description=_("client ID"), ordering="client_id")
     def short_client_id(self, application: Any) -> str:
@@ -818,7 +825,8 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("details"))
     def details(self, event: AuditEvent) -> str:
-        text = ", ".join(f"{key}: {value}" for key, value in sorted(event.detail.items()))
+        # Details can carry what a client sent (its name at registration): cleaned like names.
+        text = display.clean_text(", ".join(f"{key}: {value}" for key, value in sorted(event.detail.items())))
         return format_html('<span class="cell-clip" title="{}">{}</span>', text, text) if text else ""
 
 

@@ -301,6 +301,20 @@ def test_long_hostile_names_are_cleaned_and_cut_by_css(admin_client: Client) -> 
     assert 'class="client-name-cell" dir="auto" title="Visual Studio Code (verified) xxx' in html
 
 
+def test_audit_details_from_a_client_are_cleaned(admin_client: Client) -> None:
+    client_id = register(admin_client, {"client_name": "Evil\u202e name", "redirect_uris": [LOOPBACK_REDIRECT]})[
+        "client_id"
+    ]
+    AuditEvent.objects.filter(client_id=client_id).update(detail={"client_name": "Evil\u202e name"})
+    application = Application.objects.get(client_id=client_id)
+
+    listing = admin_client.get(AUDIT_LOG).content.decode()
+    page = admin_client.get(change_page(application)).content.decode()
+
+    assert "\u202e" not in listing and "\u202e" not in page
+    assert "client_name: Evil name" in listing and "client_name: Evil name" in page
+
+
 def test_the_application_filter_tells_same_named_clients_apart(admin_client: Client, user: Any) -> None:
     first, second = register(admin_client), register(admin_client)
     for registration in (first, second):
