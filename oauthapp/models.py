@@ -90,6 +90,8 @@ class Consent(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "application"], name="one_consent_per_user_client")]
+        verbose_name = _("connection")  # what people call it (Connected apps)
+        verbose_name_plural = _("connections")
 
     def __str__(self) -> str:
         return f"{self.user} → {self.application}"
