@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django_ratelimit.core import get_usage
 
 # (method, path) → rate group; the login form counts only its POSTs.
@@ -47,9 +50,19 @@ class RateLimitMiddleware:
         return self.get_response(request)
 
 
+def _login_again(request: HttpRequest) -> str:
+    """The sign-in page again, still going where the person was going (the pending authorization)."""
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    login = reverse("login")
+    if next_url and url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+        return f"{login}?{urlencode({'next': next_url})}"
+    return login
+
+
 def _too_many(request: HttpRequest, group: str, retry_after: int) -> HttpResponse:
     if group == "login":
-        response = HttpResponse(render_to_string("429.html", {"retry_after": retry_after}, request=request), status=429)
+        context = {"retry_after": retry_after, "retry_url": _login_again(request)}
+        response = HttpResponse(render_to_string("429.html", context, request=request), status=429)
     else:
         response = JsonResponse(
             {

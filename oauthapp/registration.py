@@ -24,7 +24,7 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.utils import parse_bearer_token
 
-from . import audit
+from . import audit, display
 from .redirect_uris import display_host, redirect_uri_problem
 from .tokens import AUTH_METHODS, GRANT_TYPES, checksum
 
@@ -198,7 +198,7 @@ def registration_allowed(request: HttpRequest) -> bool:
 def _application_fields(registration: ClientRegistration) -> dict[str, Any]:
     Application = get_application_model()
     return {
-        "name": registration.metadata.get("client_name", ""),
+        "name": display.clean_text(registration.metadata.get("client_name", "")),
         "redirect_uris": " ".join(registration.redirect_uris),
         "client_metadata": registration.metadata,
         "authorization_grant_type": Application.GRANT_AUTHORIZATION_CODE,

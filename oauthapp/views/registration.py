@@ -17,6 +17,7 @@ from oauth2_provider.compat import login_not_required
 from oauth2_provider.models import get_access_token_model
 from oauth2_provider.settings import oauth2_settings
 
+from ..endpoint_pages import BrowserPageOnGet
 from ..registration import (
     ClientRegistration,
     RegistrationError,
@@ -74,8 +75,9 @@ class RegistrationEndpoint(View):
             return oauth_error(exc.error, exc.description, exc.status)
 
 
-class RegistrationView(RegistrationEndpoint):
+class RegistrationView(BrowserPageOnGet, RegistrationEndpoint):
     http_method_names = ["post", "options"]
+    endpoint_purpose = "register"
 
     def post(self, request: HttpRequest) -> HttpResponse:
         if _too_large(request):

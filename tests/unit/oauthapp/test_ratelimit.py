@@ -62,3 +62,23 @@ def test_an_empty_limit_turns_it_off(settings, client: Client) -> None:
     settings.MCPDEMO_RATE_LIMITS = {**LIMITS, "register": ""}
 
     assert {_register(client).status_code for _ in range(6)} == {201}
+
+
+def test_the_429_page_offers_to_sign_in_again_keeping_the_pending_request(client: Client) -> None:
+    pending = "/authorize?client_id=abc&state=xyz"
+    for _ in range(2):
+        client.post("/accounts/login/", {"username": "alice", "password": "wrong", "next": pending})
+
+    response = client.post("/accounts/login/", {"username": "alice", "password": "wrong", "next": pending})
+
+    html = response.content.decode()
+    assert response.status_code == 429
+    assert 'href="/accounts/login/?next=%2Fauthorize%3Fclient_id%3Dabc%26state%3Dxyz"' in html
+
+
+def test_the_429_page_never_offers_an_off_site_next(client: Client) -> None:
+    for _ in range(3):
+        response = client.post("/accounts/login/", {"username": "a", "password": "b", "next": "https://evil.example/"})
+
+    assert 'href="/accounts/login/"' in response.content.decode()
+    assert "evil.example" not in response.content.decode()
