@@ -68,8 +68,9 @@ elif not DEBUG:
 
 _loopback_hosts = ["127.0.0.1", "localhost", "[::1]"]
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", _loopback_hosts if DEBUG else [])
-if MCPDEMO_PUBLIC_URL and urlsplit(MCPDEMO_PUBLIC_URL).hostname not in ALLOWED_HOSTS:
-    ALLOWED_HOSTS.append(urlsplit(MCPDEMO_PUBLIC_URL).hostname)
+_public_host = urlsplit(MCPDEMO_PUBLIC_URL).hostname
+if _public_host and _public_host not in ALLOWED_HOSTS:
+    ALLOWED_HOSTS.append(_public_host)
 
 # Browser origins allowed to call /mcp besides our own (e.g. MCP Inspector's
 # http://localhost:6274). Requests without an Origin header (native clients) always pass.

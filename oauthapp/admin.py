@@ -13,8 +13,9 @@ admin module so the order of ``INSTALLED_APPS`` does not matter.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import oauth2_provider.admin as dot_admin
 from django.contrib import admin, messages
@@ -178,7 +179,7 @@ class ApplicationAdmin(dot_admin.ApplicationAdmin):
     @admin.display(description=_("name"), ordering="name")
     def name_and_status(self, application: Any) -> str:
         name = application.name or _("(no name)")
-        return format_html("{} <strong>· {}</strong>", name, _("blocked")) if application.is_blocked else name
+        return format_html("{} <strong>· {}</strong>", name, _("blocked")) if application.is_blocked else str(name)
 
     @admin.action(description=_("Revoke all tokens of the selected applications (they may sign in again)"))
     def revoke_all_tokens(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -223,12 +224,12 @@ class ApplicationAdmin(dot_admin.ApplicationAdmin):
         return revoked
 
 
-class TokenAdminMixin:
+class TokenAdminMixin(admin.ModelAdmin):
     """Read-only token lists: who, which client, what for, until when. Revoking is the one action."""
 
-    list_select_related = ("application", "user")
+    list_select_related: ClassVar[tuple[str, ...]] = ("application", "user")
     search_fields = ("application__client_id", "application__name", *dot_admin.USER_SEARCH_FIELDS)
-    actions = ("revoke_selected",)
+    actions: Sequence[str] | None = ("revoke_selected",)
     exclude = NEVER_SHOWN
 
     def has_add_permission(self, request: HttpRequest) -> bool:

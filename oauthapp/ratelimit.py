@@ -40,7 +40,7 @@ class RateLimitMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         group = _LIMITED.get((request.method or "", request.path_info))
         rate = settings.MCPDEMO_RATE_LIMITS.get(group) if group else None
-        if rate:
+        if group and rate:
             usage = get_usage(request, group=group, key=client_address, rate=rate, increment=True)
             if usage is not None and usage["should_limit"]:
                 return _too_many(request, group, max(1, math.ceil(usage["time_left"])))

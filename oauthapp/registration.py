@@ -116,7 +116,7 @@ def _check_optional_fields(data: dict[str, Any]) -> dict[str, Any]:
         scope = data["scope"]
         if not isinstance(scope, str):
             raise _metadata_error("scope must be a space-separated string")
-        known = set(settings.OAUTH2_PROVIDER["SCOPES"])
+        known = set(oauth2_settings.SCOPES)
         unknown = sorted(set(scope.split()) - known)
         if unknown:
             raise _metadata_error(f"unknown scope {' '.join(unknown)!r}; supported: {' '.join(sorted(known))}")
