@@ -4,10 +4,12 @@
 |---|---|
 | mcpdemo.W001 | debug is off and ``collectstatic`` has not run: pages use the unhashed source files |
 | mcpdemo.W002 | debug is off and ``MCPDEMO_PUBLIC_URL`` is not https: tokens and cookies travel in clear |
+| mcpdemo.W003 | debug is off, several processes serve (``MCPDEMO_WORKERS`` > 1 or stateless MCP), no ``REDIS_URL`` |
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.conf import settings
@@ -39,5 +41,23 @@ def check_public_url_is_https(app_configs: Any = None, **kwargs: Any) -> list[Ch
             "network in clear, and cookies are not marked Secure.",
             hint="Serve over https (a TLS-terminating proxy in front) and set MCPDEMO_PUBLIC_URL to the https origin.",
             id="mcpdemo.W002",
+        )
+    ]
+
+
+@register(Tags.caches, deploy=True)
+def check_shared_cache_for_several_processes(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    # The worker count is scripts/run-production's (MCPDEMO_WORKERS), not a Django setting: read when checked.
+    workers = os.environ.get("MCPDEMO_WORKERS", "1").strip() or "1"
+    several = (workers.isdigit() and int(workers) > 1) or getattr(settings, "MCPDEMO_MCP_STATELESS", False)
+    shared = bool(getattr(settings, "REDIS_URL", ""))
+    if settings.DEBUG or not several or shared:
+        return []
+    return [
+        Warning(
+            "Several processes serve requests (MCPDEMO_WORKERS > 1 or stateless MCP) but REDIS_URL is unset: each "
+            "keeps its own cache, so every rate limit is multiplied by the number of processes.",
+            hint="Set REDIS_URL to a Redis every worker and node shares.",
+            id="mcpdemo.W003",
         )
     ]

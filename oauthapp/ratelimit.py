@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django_ratelimit.core import get_usage
+
+from .conf import conf
 
 # (method, path) → rate group; the login form counts only its POSTs.
 _LIMITED: dict[tuple[str, str], str] = {
@@ -39,7 +40,7 @@ class RateLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         group = _LIMITED.get((request.method or "", request.path_info))
-        rate = settings.MCPDEMO_RATE_LIMITS.get(group) if group else None
+        rate = conf.RATE_LIMITS.get(group) if group else None
         if group and rate:
             usage = get_usage(request, group=group, key=client_address, rate=rate, increment=True)
             if usage is not None and usage["should_limit"]:

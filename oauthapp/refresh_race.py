@@ -24,6 +24,7 @@ from django.conf import settings
 from django.utils import timezone
 from oauth2_provider.models import get_refresh_token_model
 
+from .conf import conf
 from .models import RefreshReplay
 from .tokens import checksum
 
@@ -75,6 +76,6 @@ def remember(refresh_token: str, client_id: str, body: bytes) -> None:
         refresh_token_checksum=checksum(refresh_token),
         defaults={
             "ciphertext": seal(refresh_token, client_id, body),
-            "expires": timezone.now() + timedelta(seconds=settings.MCPDEMO_REFRESH_RACE_SECONDS),
+            "expires": timezone.now() + timedelta(seconds=conf.REFRESH_RACE_SECONDS),
         },
     )

@@ -16,7 +16,8 @@ PRODUCTION = {
 
 
 def _run(*args: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "MCPDEMO_", "ALLOWED_HOSTS"))}
+    configuration = ("DJANGO_", "MCPDEMO_", "ALLOWED_HOSTS", "REDIS_URL")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(configuration)}
     clean["MCPDEMO_ENV_FILE"] = ""  # nor the checkout's development .env
     return subprocess.run(
         [sys.executable, *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=120
@@ -24,7 +25,8 @@ def _run(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 
 def test_deploy_check_passes_without_warnings_in_production(tmp_path) -> None:
-    collected = {"DJANGO_STATIC_ROOT": str(tmp_path), **PRODUCTION}
+    # Collected static files, and the hosts whose client metadata documents may be fetched.
+    collected = {"DJANGO_STATIC_ROOT": str(tmp_path), "MCPDEMO_CIMD_ALLOWED_HOSTS": "vscode.dev", **PRODUCTION}
     assert _run("manage.py", "collectstatic", "--noinput", "-v0", **collected).returncode == 0
 
     result = _run("manage.py", "check", "--deploy", "--fail-level", "WARNING", **collected)
