@@ -8,6 +8,7 @@ lock files are copied over so that the install stamps match.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import shutil
@@ -24,6 +25,9 @@ CONFIGURATION = ("DJANGO_", "MCPDEMO_", "DATABASE_URL", "REDIS_URL", "ALLOWED_HO
 
 
 def fresh_clone(tmp_path: Path) -> Path:
+    # scripts/install in the clone must find the shared .venv up to date, or it would install there.
+    digest = hashlib.sha256((ROOT / "requirements/test-lock.txt").read_bytes() + (ROOT / "pyproject.toml").read_bytes())
+    assert (ROOT / ".venv" / f".installed-test-{digest.hexdigest()[:16]}").is_file(), "run scripts/install test first"
     clone = tmp_path / "mcpdemo"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True, capture_output=True, timeout=60)
     for name in ("pyproject.toml", "requirements/lock.txt", "requirements/test-lock.txt"):
