@@ -4,7 +4,7 @@ then whatever the ``MCPDEMO_MCP_EXTENSIONS`` callables add to it."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
@@ -44,7 +44,7 @@ def load_extension(path: str) -> Extension:
         raise ImproperlyConfigured(f"MCPDEMO_MCP_EXTENSIONS: cannot import {path!r} ({exc})") from exc
     if not callable(found):
         raise ImproperlyConfigured(f"MCPDEMO_MCP_EXTENSIONS: {path!r} is not callable")
-    return found
+    return cast(Extension, found)
 
 
 def configured_extensions() -> list[Extension]:

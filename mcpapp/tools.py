@@ -82,10 +82,10 @@ async def countdown(
 SLUGIFY = Tool.from_function(
     slugify,
     title="Slugify",
-    annotations=ToolAnnotations(readOnlyHint=True, idempotentHint=True, openWorldHint=False),
+    annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
 )
 COUNTDOWN = Tool.from_function(
     countdown,
     title="Countdown",
-    annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=False),
+    annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False),
 )

@@ -19,8 +19,9 @@ admin module so the order of ``INSTALLED_APPS`` does not matter.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import oauth2_provider.admin as dot_admin
 from django.contrib import admin, messages
@@ -74,6 +75,9 @@ REGISTRATION_SHORT = {
 }
 NEVER_SHOWN = ("token", "token_checksum", "code")
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 
 def _short_time(moment: Any) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else "–"
@@ -126,7 +130,7 @@ class ApplicationFilter(admin.RelatedOnlyFieldListFilter):
     # Self-registration can create thousands of clients: list the most recent, search finds the rest.
     limit = 30
 
-    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list[tuple[str, StrOrPromise]]:
         used = model_admin.get_queryset(request).distinct().values_list(f"{field.name}__pk", flat=True)
         recent = list(Application.objects.filter(pk__in=used).order_by("-created")[: self.limit])
         value = self.lookup_val
@@ -141,11 +145,11 @@ def confirm(
     request: HttpRequest,
     model_admin: admin.ModelAdmin,
     *,
-    title: str,
-    question: str,
+    title: StrOrPromise,
+    question: StrOrPromise,
     labels: list[str],
-    confirm_label: str,
-    consequence: str = "",
+    confirm_label: StrOrPromise,
+    consequence: StrOrPromise = "",
     queryset: QuerySet | None = None,
     action: str = "",
 ) -> TemplateResponse:
@@ -548,12 +552,12 @@ def disconnected_message(user: Any, application: Any, tokens: int) -> str:
     }
 
 
-class TokenAdminMixin:
+class TokenAdminMixin(admin.ModelAdmin):
     """Read-only token lists: who, which client, what for, until when. Revoking is the one action."""
 
-    list_select_related = ("application", "user")
+    list_select_related: ClassVar[tuple[str, ...]] = ("application", "user")
     search_fields = ("application__client_id", "application__name", *dot_admin.USER_SEARCH_FIELDS)
-    actions = ("revoke_selected",)
+    actions: Sequence[str] | None = ("revoke_selected",)
     exclude = NEVER_SHOWN
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -11,12 +11,13 @@ import math
 from collections.abc import Callable
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_ratelimit.core import get_usage
+
+from .conf import conf
 
 # (method, path) → rate group; the login form counts only its POSTs.
 _LIMITED: dict[tuple[str, str], str] = {
@@ -42,8 +43,8 @@ class RateLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         group = _LIMITED.get((request.method or "", request.path_info))
-        rate = settings.MCPDEMO_RATE_LIMITS.get(group) if group else None
-        if rate:
+        rate = conf.RATE_LIMITS.get(group) if group else None
+        if group and rate:
             usage = get_usage(request, group=group, key=client_address, rate=rate, increment=True)
             if usage is not None and usage["should_limit"]:
                 return _too_many(request, group, max(1, math.ceil(usage["time_left"])))

@@ -32,6 +32,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_refresh_token_model
 
 from . import audit
+from .conf import conf
 from .models import AuditEvent, RefreshReplay
 from .tokens import checksum
 
@@ -83,7 +84,7 @@ def remember(refresh_token: str, client_id: str, body: bytes) -> None:
         refresh_token_checksum=checksum(refresh_token),
         defaults={
             "ciphertext": seal(refresh_token, client_id, body),
-            "expires": timezone.now() + timedelta(seconds=settings.MCPDEMO_REFRESH_RACE_SECONDS),
+            "expires": timezone.now() + timedelta(seconds=conf.REFRESH_RACE_SECONDS),
         },
     )
 
@@ -118,11 +119,12 @@ def revocation_reason(row: Any) -> str:
     )
     if event is None:
         return "revoked"
-    return {
+    reasons: dict[str, str] = {
         AuditEvent.Actor.ADMIN: "revoked by an administrator",
         AuditEvent.Actor.USER: "disconnected by the user",
         AuditEvent.Actor.CLIENT: "revoked by the client",
-    }.get(event.actor, "revoked")
+    }
+    return reasons.get(event.actor, "revoked")
 
 
 def record_refused_refresh(request: HttpRequest, rows: list[Any]) -> None:

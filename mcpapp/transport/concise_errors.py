@@ -24,8 +24,8 @@ def concise_errors(send: Send) -> Send:
 
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":
-            headers = dict(message.get("headers", []))
-            if message["status"] == 400 and headers.get(b"content-type", b"").startswith(b"application/json"):
+            content_type = dict(message.get("headers", [])).get(b"content-type", b"")
+            if message["status"] == 400 and content_type.startswith(b"application/json"):
                 held.append(message)
                 return
         elif held and message["type"] == "http.response.body":

@@ -47,7 +47,7 @@ class AuthorizationView(dot_views.AuthorizationView):
         elif not _S256_CHALLENGE.match(query.get("code_challenge", "")):
             problem = ("invalid_request", "code_challenge must be 43 base64url characters (RFC 7636)")
         query.setlist("resource", [resource])
-        request.GET = query
+        request.GET = query  # type: ignore[assignment]  # Django lets a view replace GET; the stubs call it immutable
         if problem:
             return self._refuse(request, *problem)
         response = super().get(request, *args, **kwargs)

@@ -6,7 +6,7 @@ Thin HTTP layer over :mod:`oauthapp.registration`; every error is RFC 7591 JSON.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -70,7 +70,7 @@ class RegistrationEndpoint(View):
         if not oauth2_settings.DCR_ENABLED:
             return oauth_error("not_found", "registration is not offered here", 404)
         try:
-            return no_store(super().dispatch(request, *args, **kwargs))
+            return no_store(cast(HttpResponse, super().dispatch(request, *args, **kwargs)))  # DOT answers JSON
         except RegistrationError as exc:
             return oauth_error(exc.error, exc.description, exc.status)
 
