@@ -34,9 +34,11 @@ from oauth2_provider.models import (
 )
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
+from oauthlib.oauth2.rfc6749.errors import MismatchingRedirectURIError
 
 from . import audit, token_lookup
 from .models import ConsumedCode
+from .redirect_uris import matches_but_for_case
 from .tokens import checksum
 
 # How long an exchanged code is remembered: far past its 60 s lifetime, so a
@@ -118,6 +120,21 @@ class MCPOAuth2Validator(OAuth2Validator):
         request.scopes = list(access_token.scopes)
         request.access_token = access_token
         return True
+
+    # --- Redirect URIs -----------------------------------------------------------------
+
+    def validate_redirect_uri(self, client_id: str, redirect_uri: str, request: Any, *args: Any, **kwargs: Any) -> bool:
+        """DOT's check (``Application.redirect_uri_allowed``, an exact string match), saying why
+        when only letter case differs: the person sees an error page, never a redirect."""
+        if super().validate_redirect_uri(client_id, redirect_uri, request, *args, **kwargs):
+            return True
+        if matches_but_for_case(redirect_uri, request.client.redirect_uris.split()):
+            raise MismatchingRedirectURIError(
+                description="The redirect URI differs from the registered one in letter case; "
+                "redirect URIs must match the registration exactly.",
+                request=request,
+            )
+        return False
 
     # --- Authorization codes ---------------------------------------------------------
 

@@ -103,6 +103,9 @@ def test_loopback_redirect_may_use_any_port(signed_in: Client, vscode: dict[str,
         "http://127.0.0.1:33418/#x",
         "https://127.0.0.1:33418/",
         "http://127.0.0.1@evil.example/",
+        "HTTP://127.0.0.1:33418/",  # re-cased scheme: not the registered string
+        "https://VSCODE.dev/redirect",  # re-cased host
+        "https://vscode.dev/redirect/",
     ],
 )
 def test_unregistered_redirect_uri_gets_an_error_page_not_a_redirect(
@@ -113,6 +116,32 @@ def test_unregistered_redirect_uri_gets_an_error_page_not_a_redirect(
     assert response.status_code == 400
     assert "Location" not in response
     assert "cannot be completed" in response.content.decode()
+
+
+@pytest.mark.parametrize("redirect_uri", ["HTTPS://app.example.test/cb", "https://APP.example.test/cb"])
+def test_recased_redirect_uri_gets_an_error_page_that_says_why(signed_in: Client, redirect_uri: str) -> None:
+    client_id = register(signed_in, {"client_name": "web app", "redirect_uris": ["https://app.example.test/cb"]})[
+        "client_id"
+    ]
+
+    response = signed_in.get("/authorize", CodeRequest(client_id, redirect_uri=redirect_uri).params())
+
+    assert response.status_code == 400
+    assert "Location" not in response
+    assert "letter case" in response.content.decode()
+    assert not Grant.objects.exists()
+
+
+def test_registration_with_an_upper_case_host_is_refused(client: Client) -> None:
+    response = client.post(
+        "/register",
+        {"client_name": "web app", "redirect_uris": ["https://APP.example.test/cb"]},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_redirect_uri"
+    assert "lower case" in response.json()["error_description"]
 
 
 def test_unknown_client_gets_an_error_page(signed_in: Client) -> None:
