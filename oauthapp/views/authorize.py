@@ -15,6 +15,7 @@ from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 
 from .. import audit, consents, public_url
 from ..csp import allow_form_action_scheme
+from ..parameters import repeated_description, repeated_parameter
 from ..redirect_uris import display_host, with_issuer
 
 # RFC 7636 §4.2: S256 challenges are BASE64URL(SHA256(verifier)) = 43 unreserved chars.
@@ -26,6 +27,7 @@ class AuthorizationView(dot_views.AuthorizationView):
 
     - the resource defaults to ``<origin>/mcp`` and may be nothing else (RFC 8707);
     - PKCE must be S256 with a well-formed challenge (RFC 7636 §4.2);
+    - no parameter but ``resource`` may be repeated (OAuth 2.1 §3.1);
     - consent is always asked: the client cannot skip it with ``approval_prompt``;
     - every redirect back to the client carries ``iss`` (RFC 9207), denials included.
     """
@@ -33,6 +35,11 @@ class AuthorizationView(dot_views.AuthorizationView):
     template_name = "oauth2_provider/authorize.html"
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        repeated = repeated_parameter(request.GET)
+        if repeated is not None:
+            # A repeated client_id, redirect_uri or state leaves nowhere trustworthy to
+            # send the error: oauthlib then refuses on the page (see _refuse).
+            return self._refuse(request, "invalid_request", repeated_description(repeated))
         query = request.GET.copy()
         query.pop("approval_prompt", None)
         resource = public_url.mcp_resource(request)

@@ -14,6 +14,7 @@ from oauth2_provider import views as dot_views
 from oauth2_provider.models import get_application_model
 
 from .. import audit, refresh_race
+from ..parameters import repeated_description, repeated_parameter
 from ..responses import no_store, oauth_error
 from ..tokens import GRANT_TYPES, REFRESH_TOKEN
 
@@ -45,6 +46,8 @@ def client_id_of(request: HttpRequest) -> str:
 class TokenView(dot_views.TokenView):
     """DOT's token endpoint, limited to the grants an MCP client uses.
 
+    - No parameter but ``resource`` may be repeated (OAuth 2.1 §3.1), in the body or
+      between the body and the query string.
     - One transaction per request: a lost race leaves nothing half-written, and the
       grant or refresh-token row locked first makes concurrent requests queue.
     - A refresh repeated within seconds gets the first answer again
@@ -53,6 +56,9 @@ class TokenView(dot_views.TokenView):
     """
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        repeated = repeated_parameter(request.GET, request.POST)
+        if repeated is not None:
+            return oauth_error("invalid_request", repeated_description(repeated))
         grant_type = request.POST.get("grant_type", "")
         if grant_type not in GRANT_TYPES:
             if not grant_type:

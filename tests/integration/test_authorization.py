@@ -144,6 +144,49 @@ def test_registration_with_an_upper_case_host_is_refused(client: Client) -> None
     assert "lower case" in response.json()["error_description"]
 
 
+@pytest.mark.parametrize("name", ["code_challenge", "code_challenge_method", "response_type", "nonce", "prompt"])
+def test_a_repeated_parameter_is_refused_with_invalid_request_by_redirect(
+    signed_in: Client, vscode: dict[str, Any], name: str
+) -> None:
+    request = CodeRequest(vscode["client_id"])
+    params = request.params()
+    first = params.get(name, "x")
+    params[name] = [first, first if name != "code_challenge" else request.challenge[::-1]]
+
+    response = signed_in.get("/authorize", params)
+
+    if name == "response_type":  # oauthlib treats it as fatal: an error page
+        assert response.status_code == 400
+        assert "Location" not in response
+    else:
+        query = _error_redirect(response)
+        assert query["error"] == "invalid_request"
+        assert name in query["error_description"]
+        assert query["state"] == "state-123"
+    assert not Grant.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["client_id", "redirect_uri", "state"])
+def test_a_repeated_client_redirect_or_state_gets_an_error_page(
+    signed_in: Client, vscode: dict[str, Any], name: str
+) -> None:
+    params = CodeRequest(vscode["client_id"]).params()
+    params[name] = [params[name], params[name]]
+
+    response = signed_in.get("/authorize", params)
+
+    assert response.status_code == 400
+    assert "Location" not in response
+    assert "cannot be completed" in response.content.decode()
+
+
+def test_resource_may_be_repeated_at_authorize(signed_in: Client, vscode: dict[str, Any]) -> None:
+    params = CodeRequest(vscode["client_id"]).params()
+    params["resource"] = [MCP_URL, MCP_URL]
+
+    assert signed_in.get("/authorize", params).status_code == 200
+
+
 def test_unknown_client_gets_an_error_page(signed_in: Client) -> None:
     response = signed_in.get("/authorize", CodeRequest("no-such-client").params())
 

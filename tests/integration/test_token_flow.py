@@ -299,3 +299,51 @@ def test_token_errors_are_json(client: Client) -> None:
 
 def _checksum(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+@pytest.mark.parametrize("name", ["code_verifier", "code", "client_id", "grant_type", "redirect_uri"])
+def test_a_repeated_parameter_at_token_is_invalid_request(signed_in: Client, vscode: dict[str, Any], name: str) -> None:
+    request, code = _code(signed_in, vscode)
+    data = {
+        "grant_type": "authorization_code",
+        "client_id": request.client_id,
+        "code": code,
+        "redirect_uri": request.redirect_uri,
+        "code_verifier": request.verifier,
+    }
+    data[name] = [data[name], data[name]]
+
+    response = signed_in.post("/token", data)
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+    assert name in response.json()["error_description"]
+    assert response["Cache-Control"] == "no-store"
+    assert not AccessToken.objects.filter(user__isnull=False).exists()
+    assert exchange_code(signed_in, request, code).status_code == 200  # the code was not spent
+
+
+def test_a_parameter_in_the_query_and_the_body_at_token_is_invalid_request(
+    signed_in: Client, vscode: dict[str, Any]
+) -> None:
+    request, code = _code(signed_in, vscode)
+
+    response = signed_in.post(
+        f"/token?code_verifier={request.verifier}",
+        {
+            "grant_type": "authorization_code",
+            "client_id": request.client_id,
+            "code": code,
+            "redirect_uri": request.redirect_uri,
+            "code_verifier": request.verifier,
+        },
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+
+
+def test_resource_may_be_repeated_at_token(signed_in: Client, vscode: dict[str, Any]) -> None:
+    request, code = _code(signed_in, vscode)
+
+    assert exchange_code(signed_in, request, code, resource=[MCP_URL, MCP_URL]).status_code == 200
