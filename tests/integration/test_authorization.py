@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 from django.test import Client
 from oauth2_provider.models import get_grant_model
 
+from oauthapp import consent_requests
 from tests.support.oauth import BASE, LOOPBACK_REDIRECT, MCP_URL, CodeRequest, consent_form_data, query_of, register
 
 pytestmark = pytest.mark.django_db
@@ -230,10 +232,119 @@ def test_tampered_consent_form_cannot_downgrade_pkce(signed_in: Client, vscode: 
     page = signed_in.get("/authorize", request.params())
     data = consent_form_data(page) | {"code_challenge_method": "plain", "code_challenge": "x" * 50}
 
-    query = _error_redirect(signed_in.post("/authorize", data))
+    response = signed_in.post("/authorize", data)
 
-    assert query["error"] == "invalid_request"
+    assert "code" in query_of(response["Location"])
+    grant = Grant.objects.get()
+    assert (grant.code_challenge, grant.code_challenge_method) == (request.challenge, "S256")
+
+
+def test_consent_form_carries_only_the_decision_and_a_signed_request_id(
+    signed_in: Client, vscode: dict[str, Any]
+) -> None:
+    page = signed_in.get("/authorize", CodeRequest(vscode["client_id"]).params())
+
+    assert set(consent_form_data(page)) == {"request_id", "allow"}
+    assert 'name="client_id"' not in page.content.decode()
+
+
+TAMPERED_FIELDS = {
+    "client_id": None,  # another registered client, filled in below
+    "redirect_uri": "http://127.0.0.1:4444/",
+    "scope": "mcp admin",
+    "state": "other-state",
+    "code_challenge": "B" * 43,
+    "code_challenge_method": "plain",
+    "resource": "https://other.example/api",
+    "response_type": "token",
+}
+
+
+@pytest.mark.parametrize("field", TAMPERED_FIELDS)
+def test_a_tampered_consent_post_approves_only_the_request_that_was_shown(
+    signed_in: Client, vscode: dict[str, Any], field: str
+) -> None:
+    other = register(signed_in, {"client_name": "Other", "redirect_uris": ["http://127.0.0.1:4444/"]})
+    request = CodeRequest(vscode["client_id"])
+    page = signed_in.get("/authorize", request.params())
+    value = TAMPERED_FIELDS[field] or other["client_id"]
+
+    response = signed_in.post("/authorize", consent_form_data(page) | {field: value})
+
+    assert response["Location"].startswith(LOOPBACK_REDIRECT + "?")
+    assert query_of(response["Location"])["state"] == "state-123"
+    grant = Grant.objects.get()
+    assert grant.application.client_id == vscode["client_id"]
+    assert grant.redirect_uri == LOOPBACK_REDIRECT
+    assert (grant.scope, grant.code_challenge, grant.resource) == ("mcp", request.challenge, [MCP_URL])
+
+
+def test_a_consent_page_is_answered_once(signed_in: Client, vscode: dict[str, Any]) -> None:
+    page = signed_in.get("/authorize", CodeRequest(vscode["client_id"]).params())
+    signed_in.post("/authorize", consent_form_data(page))
+
+    again = signed_in.post("/authorize", consent_form_data(page))
+
+    assert again.status_code == 400
+    assert "Location" not in again
+    assert "expired" in again.content.decode()
+    assert Grant.objects.count() == 1
+
+
+@pytest.mark.parametrize("request_id", ["", "forged", "abc:def:ghi"])
+def test_a_consent_post_without_a_stored_request_is_refused(
+    signed_in: Client, vscode: dict[str, Any], request_id: str
+) -> None:
+    page = signed_in.get("/authorize", CodeRequest(vscode["client_id"]).params())
+
+    response = signed_in.post("/authorize", consent_form_data(page) | {"request_id": request_id})
+
+    assert response.status_code == 400
+    assert "Location" not in response
     assert not Grant.objects.exists()
+
+
+def test_a_consent_page_expires(signed_in: Client, vscode: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    page = signed_in.get("/authorize", CodeRequest(vscode["client_id"]).params())
+    later = time.time() + consent_requests.MAX_AGE_SECONDS + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+
+    response = signed_in.post("/authorize", consent_form_data(page))
+
+    assert response.status_code == 400
+    assert not Grant.objects.exists()
+
+
+def test_a_consent_page_shown_to_one_person_cannot_be_answered_by_another(
+    client: Client, user: Any, other_user: Any, vscode: dict[str, Any]
+) -> None:
+    client.force_login(user)
+    page = client.get("/authorize", CodeRequest(vscode["client_id"]).params())
+    session = client.session
+    pending = session[consent_requests.SESSION_KEY]
+    for entry in pending.values():
+        entry["user"] = other_user.pk
+    session[consent_requests.SESSION_KEY] = pending
+    session.save()
+
+    response = client.post("/authorize", consent_form_data(page))
+
+    assert response.status_code == 400
+    assert not Grant.objects.exists()
+
+
+def test_several_consent_pages_may_be_open_at_once(signed_in: Client, vscode: dict[str, Any]) -> None:
+    first = CodeRequest(vscode["client_id"], state="first")
+    second = CodeRequest(vscode["client_id"], state="second")
+    first_page = signed_in.get("/authorize", first.params())
+    second_page = signed_in.get("/authorize", second.params())
+
+    answers = [
+        query_of(signed_in.post("/authorize", consent_form_data(page))["Location"])["state"]
+        for page in (second_page, first_page)
+    ]
+
+    assert answers == ["second", "first"]
 
 
 def test_resource_defaults_to_the_mcp_endpoint(signed_in: Client, vscode: dict[str, Any]) -> None:
