@@ -34,7 +34,7 @@ from oauth2_provider.models import (
 )
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
-from oauthlib.oauth2.rfc6749.errors import MismatchingRedirectURIError
+from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, MismatchingRedirectURIError
 
 from . import audit, token_lookup
 from .models import ConsumedCode
@@ -178,7 +178,13 @@ class MCPOAuth2Validator(OAuth2Validator):
     # must read as "invalid grant", not raise DoesNotExist (a 500).
     def confirm_redirect_uri(self, client_id, code, redirect_uri, client, request=None, *args, **kwargs) -> bool:
         grant = self._grant(code, client, request)
-        return grant is not None and grant.redirect_uri_allowed(redirect_uri)
+        if grant is None or not grant.redirect_uri_allowed(redirect_uri):
+            # oauthlib answers a False here with invalid_request; the grant is what does
+            # not match the request, which RFC 6749 §5.2 calls invalid_grant.
+            raise InvalidGrantError(
+                description="The redirect_uri differs from the one the code was issued for.", request=request
+            )
+        return True
 
     def get_code_challenge(self, code: str, request: Any) -> str | None:
         grant = self._grant(code, request.client, request)

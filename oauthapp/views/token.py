@@ -13,9 +13,9 @@ from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider import views as dot_views
 from oauth2_provider.models import get_application_model
 
-from .. import audit, refresh_race
+from .. import audit, public_url, refresh_race
 from ..parameters import repeated_description, repeated_parameter
-from ..responses import no_store, oauth_error
+from ..responses import client_auth_challenge, no_store, oauth_error
 from ..tokens import GRANT_TYPES, REFRESH_TOKEN
 
 # Every OAuth parameter that is or unlocks a credential stays out of error reports.
@@ -53,6 +53,7 @@ class TokenView(dot_views.TokenView):
     - A refresh repeated within seconds gets the first answer again
       (:mod:`oauthapp.refresh_race`); later it is a replay and revokes the family.
     - Secrets are masked in error reports; every answer is JSON that no cache keeps.
+    - A failed client authentication (401) challenges for Basic, not Bearer (RFC 6749 §5.2).
     """
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -84,7 +85,7 @@ class TokenView(dot_views.TokenView):
                     application=rows[0].application,
                     action="a rotated or revoked refresh token was presented; its family is revoked",
                 )
-        return no_store(response)
+        return no_store(client_auth_challenge(response, public_url.issuer(request)))
 
     def _earlier_answer(self, request: HttpRequest, refresh_token: str, client_id: str) -> bytes | None:
         application = get_application_model().objects.filter(client_id=client_id).first()
@@ -109,4 +110,4 @@ class RevokeTokenView(dot_views.RevokeTokenView):
                 client_id=client_id_of(request),
                 token_type_hint=request.POST.get("token_type_hint", ""),
             )
-        return no_store(response)
+        return no_store(client_auth_challenge(response, public_url.issuer(request)))

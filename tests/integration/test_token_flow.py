@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from django.db import connection
@@ -14,7 +16,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
 from oauthapp.models import AuditEvent, ConsumedCode, RefreshReplay
-from tests.support.oauth import MCP_URL, CodeRequest, exchange_code, obtain_code, refresh
+from tests.support.oauth import MCP_URL, SDK_REGISTRATION, CodeRequest, exchange_code, obtain_code, refresh, register
 
 pytestmark = pytest.mark.django_db
 AccessToken = get_access_token_model()
@@ -347,3 +349,74 @@ def test_resource_may_be_repeated_at_token(signed_in: Client, vscode: dict[str, 
     request, code = _code(signed_in, vscode)
 
     assert exchange_code(signed_in, request, code, resource=[MCP_URL, MCP_URL]).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "redirect_uri",
+    ["http://127.0.0.1:33419/", "http://127.0.0.1:33418/cb", "HTTP://127.0.0.1:33418/", "https://vscode.dev/redirect"],
+)
+def test_a_redirect_uri_differing_at_token_is_invalid_grant(
+    signed_in: Client, vscode: dict[str, Any], redirect_uri: str
+) -> None:
+    request, code = _code(signed_in, vscode)
+
+    response = exchange_code(signed_in, request, code, redirect_uri=redirect_uri)
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+    assert not AccessToken.objects.filter(user__isnull=False).exists()
+
+
+def _confidential_code(client: Client) -> tuple[dict[str, Any], CodeRequest, str]:
+    registration = register(client, SDK_REGISTRATION)
+    request = CodeRequest(registration["client_id"], redirect_uri="http://localhost:3030/callback")
+    return registration, request, obtain_code(client, request)["code"]
+
+
+def _basic(client_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{quote(client_id)}:{quote(secret)}".encode()).decode()
+
+
+def test_a_wrong_secret_over_basic_gets_401_with_a_basic_challenge(signed_in: Client) -> None:
+    registration, request, code = _confidential_code(signed_in)
+
+    response = exchange_code(
+        signed_in, request, code, client_id=None, headers={"Authorization": _basic(registration["client_id"], "wrong")}
+    )
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+    assert response["WWW-Authenticate"].startswith('Basic realm="http://testserver"')
+    assert "Bearer" not in response["WWW-Authenticate"]
+
+
+def test_the_right_secret_over_basic_gets_tokens(signed_in: Client) -> None:
+    registration, request, code = _confidential_code(signed_in)
+
+    response = exchange_code(
+        signed_in,
+        request,
+        code,
+        client_id=None,
+        headers={"Authorization": _basic(registration["client_id"], registration["client_secret"])},
+    )
+
+    assert response.status_code == 200, response.content
+
+
+def test_a_wrong_secret_in_the_body_gets_no_bearer_challenge(signed_in: Client) -> None:
+    _registration, request, code = _confidential_code(signed_in)
+
+    response = exchange_code(signed_in, request, code, client_secret="wrong")
+
+    assert response.json()["error"] == "invalid_client"
+    assert "Bearer" not in response.get("WWW-Authenticate", "")
+
+
+def test_a_wrong_secret_at_revoke_gets_a_basic_challenge(signed_in: Client) -> None:
+    registration, _request, _code = _confidential_code(signed_in)
+
+    response = signed_in.post("/revoke", {"token": "x"}, HTTP_AUTHORIZATION=_basic(registration["client_id"], "wrong"))
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Basic realm=")

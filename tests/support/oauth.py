@@ -133,7 +133,9 @@ def obtain_code(client: Client, request: CodeRequest, allow: bool = True) -> dic
     return query_of(response["Location"])
 
 
-def exchange_code(client: Client, request: CodeRequest, code: str, **overrides: str) -> Any:
+def exchange_code(
+    client: Client, request: CodeRequest, code: str, headers: dict[str, str] | None = None, **overrides: Any
+) -> Any:
     data = {
         "grant_type": "authorization_code",
         "client_id": request.client_id,
@@ -143,7 +145,7 @@ def exchange_code(client: Client, request: CodeRequest, code: str, **overrides: 
         "resource": MCP_URL,
     }
     data.update(overrides)
-    return client.post("/token", {k: v for k, v in data.items() if v is not None})
+    return client.post("/token", {k: v for k, v in data.items() if v is not None}, headers=headers)
 
 
 def refresh(client: Client, client_id: str, refresh_token: str, **overrides: str) -> Any:
