@@ -46,6 +46,7 @@ def client_id_of(request: HttpRequest) -> str:
 class TokenView(dot_views.TokenView):
     """DOT's token endpoint, limited to the grants an MCP client uses.
 
+    - ``resource`` follows the rule of /authorize (:func:`oauthapp.public_url.same_resource`).
     - No parameter but ``resource`` may be repeated (OAuth 2.1 §3.1), in the body or
       between the body and the query string.
     - One transaction per request: a lost race leaves nothing half-written, and the
@@ -60,6 +61,15 @@ class TokenView(dot_views.TokenView):
         repeated = repeated_parameter(request.GET, request.POST)
         if repeated is not None:
             return oauth_error("invalid_request", repeated_description(repeated))
+        resource = public_url.mcp_resource(request)
+        requested = request.POST.getlist("resource")
+        if any(not public_url.same_resource(value, resource) for value in requested):
+            return oauth_error("invalid_target", f"this server only issues tokens for the resource {resource}")
+        if requested:
+            # The rule of /authorize: DOT then compares with the grant's canonical resource.
+            body = request.POST.copy()
+            body.setlist("resource", [resource])
+            request.POST = body
         grant_type = request.POST.get("grant_type", "")
         if grant_type not in GRANT_TYPES:
             if not grant_type:

@@ -10,7 +10,16 @@ from django.test import Client
 from oauth2_provider.models import get_grant_model
 
 from oauthapp import consent_requests
-from tests.support.oauth import BASE, LOOPBACK_REDIRECT, MCP_URL, CodeRequest, consent_form_data, query_of, register
+from tests.support.oauth import (
+    BASE,
+    LOOPBACK_REDIRECT,
+    MCP_URL,
+    OTHER_RESOURCES,
+    CodeRequest,
+    consent_form_data,
+    query_of,
+    register,
+)
 
 pytestmark = pytest.mark.django_db
 Grant = get_grant_model()
@@ -356,8 +365,11 @@ def test_resource_defaults_to_the_mcp_endpoint(signed_in: Client, vscode: dict[s
     assert Grant.objects.get().resource == [MCP_URL]
 
 
-def test_resource_with_trailing_slash_is_the_mcp_endpoint(signed_in: Client, vscode: dict[str, Any]) -> None:
-    request = CodeRequest(vscode["client_id"], resource=MCP_URL + "/")
+@pytest.mark.parametrize("resource", ["HTTP://TESTSERVER/mcp", "http://TestServer/mcp"])
+def test_resource_with_upper_case_scheme_or_host_is_the_mcp_endpoint(
+    signed_in: Client, vscode: dict[str, Any], resource: str
+) -> None:
+    request = CodeRequest(vscode["client_id"], resource=resource)
     page = signed_in.get("/authorize", request.params())
 
     signed_in.post("/authorize", consent_form_data(page))
@@ -365,7 +377,7 @@ def test_resource_with_trailing_slash_is_the_mcp_endpoint(signed_in: Client, vsc
     assert Grant.objects.get().resource == [MCP_URL]
 
 
-@pytest.mark.parametrize("resource", ["https://other.example/api", BASE, BASE + "/mcp-other", "not a uri"])
+@pytest.mark.parametrize("resource", OTHER_RESOURCES)
 def test_any_other_resource_is_refused_with_invalid_target(
     signed_in: Client, vscode: dict[str, Any], resource: str
 ) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -16,7 +17,16 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
 from oauthapp.models import AuditEvent, ConsumedCode, RefreshReplay
-from tests.support.oauth import MCP_URL, SDK_REGISTRATION, CodeRequest, exchange_code, obtain_code, refresh, register
+from tests.support.oauth import (
+    MCP_URL,
+    OTHER_RESOURCES,
+    SDK_REGISTRATION,
+    CodeRequest,
+    exchange_code,
+    obtain_code,
+    refresh,
+    register,
+)
 
 pytestmark = pytest.mark.django_db
 AccessToken = get_access_token_model()
@@ -420,3 +430,62 @@ def test_a_wrong_secret_at_revoke_gets_a_basic_challenge(signed_in: Client) -> N
 
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith("Basic realm=")
+
+
+@pytest.mark.parametrize("resource", OTHER_RESOURCES)
+def test_the_resource_rule_of_authorize_holds_at_token(
+    signed_in: Client, vscode: dict[str, Any], resource: str
+) -> None:
+    request, code = _code(signed_in, vscode)
+
+    response = exchange_code(signed_in, request, code, resource=resource)
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_target"
+
+
+@pytest.mark.parametrize("resource", ["HTTP://TESTSERVER/mcp", "http://TestServer/mcp"])
+def test_upper_case_scheme_or_host_in_resource_is_accepted_at_token_as_at_authorize(
+    signed_in: Client, vscode: dict[str, Any], resource: str
+) -> None:
+    request, code = _code(signed_in, vscode)
+
+    response = exchange_code(signed_in, request, code, resource=resource)
+
+    assert response.status_code == 200, response.content
+    assert (
+        refresh(signed_in, vscode["client_id"], response.json()["refresh_token"], resource=resource).status_code == 200
+    )
+    assert AccessToken.objects.filter(user__isnull=False).latest("pk").resource == [MCP_URL]
+
+
+def test_the_resource_rule_holds_on_refresh(signed_in: Client, tokens: dict[str, Any]) -> None:
+    response = refresh(signed_in, tokens["client_id"], tokens["refresh_token"], resource=MCP_URL + "/")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_target"
+
+
+def _issued_seconds_ago(seconds: int) -> None:
+    """Date alice's current token pair back as if it had been issued ``seconds`` ago."""
+    issued = timezone.now() - timedelta(seconds=seconds)
+    AccessToken.objects.filter(user__isnull=False).update(
+        expires=issued + timedelta(seconds=settings.MCPDEMO_ACCESS_TOKEN_SECONDS)
+    )
+
+
+def test_a_refresh_token_lives_exactly_the_configured_seconds_from_issue(
+    signed_in: Client, tokens: dict[str, Any]
+) -> None:
+    _issued_seconds_ago(settings.MCPDEMO_REFRESH_TOKEN_SECONDS)
+
+    response = refresh(signed_in, tokens["client_id"], tokens["refresh_token"])
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+
+
+def test_a_refresh_token_works_until_then(signed_in: Client, tokens: dict[str, Any]) -> None:
+    _issued_seconds_ago(settings.MCPDEMO_REFRESH_TOKEN_SECONDS - 60)
+
+    assert refresh(signed_in, tokens["client_id"], tokens["refresh_token"]).status_code == 200

@@ -14,6 +14,20 @@ from django.test import Client
 BASE = "http://testserver"
 MCP_URL = BASE + "/mcp"
 LOOPBACK_REDIRECT = "http://127.0.0.1:33418/"
+
+# Resources this server refuses at /authorize and /token alike (only MCP_URL is ours).
+OTHER_RESOURCES = [
+    "https://other.example/api",
+    BASE,
+    BASE + "/mcp-other",
+    "not a uri",
+    MCP_URL + "/",  # not the canonical URI (RFC 8707 §2), refused at /token as well
+    BASE + "/MCP",
+    MCP_URL + "?x=1",
+    MCP_URL + "#x",
+    "",
+]
+
 # The password of the test users (conftest's ``user`` and ``other_user``).
 PASSWORD = "correct horse battery staple"
 
