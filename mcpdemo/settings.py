@@ -319,11 +319,13 @@ OAUTH2_PROVIDER = {
     "CLIENT_SECRET_HASHER": "pbkdf2_sha256_client_secret",
 }
 
-# Per-client-address limits (django-ratelimit syntax, e.g. "30/h", "5/10m"); empty = off.
+# Sliding-window limits (e.g. "30/h", "5/10m"; empty = off), per client address (IPv6 per
+# /64); "login_account" counts failed sign-ins per account on every password form.
 MCPDEMO_RATE_LIMITS = {
     "register": os.environ.get("MCPDEMO_RATE_LIMIT_REGISTER", "30/h"),
     "token": os.environ.get("MCPDEMO_RATE_LIMIT_TOKEN", "120/m"),
     "login": os.environ.get("MCPDEMO_RATE_LIMIT_LOGIN", "10/m"),
+    "login_account": os.environ.get("MCPDEMO_RATE_LIMIT_LOGIN_ACCOUNT", "20/h"),
 }
 
 # Request bodies are small here (forms, JSON metadata): refuse anything large early.

@@ -9,4 +9,4 @@ class OAuthAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401 (connects the receivers)
+        from . import ratelimit, signals  # noqa: F401 (connect the receivers, register the checks)

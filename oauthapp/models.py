@@ -113,6 +113,7 @@ class AuditEvent(models.Model):
         CODE_REUSE_DETECTED = "code_reuse_detected", _("authorization code reuse detected")
         CLIENT_BLOCKED = "client_blocked", _("client blocked")
         CLIENT_UNBLOCKED = "client_unblocked", _("client unblocked")
+        SIGN_IN_FAILED = "sign_in_failed", _("sign-in failed")
 
     class Actor(models.TextChoices):
         USER = "user", _("user")
