@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
@@ -286,6 +287,21 @@ def test_a_tampered_consent_post_approves_only_the_request_that_was_shown(
     assert grant.application.client_id == vscode["client_id"]
     assert grant.redirect_uri == LOOPBACK_REDIRECT
     assert (grant.scope, grant.code_challenge, grant.resource) == ("mcp", request.challenge, [MCP_URL])
+
+
+def test_a_consent_post_to_a_tampered_url_approves_only_the_request_that_was_shown(
+    signed_in: Client, vscode: dict[str, Any]
+) -> None:
+    other = register(signed_in, {"client_name": "Other", "redirect_uris": ["http://127.0.0.1:4444/"]})
+    request = CodeRequest(vscode["client_id"])
+    page = signed_in.get("/authorize", request.params())
+    forged = CodeRequest(other["client_id"], redirect_uri="http://127.0.0.1:4444/", state="forged")
+
+    response = signed_in.post("/authorize?" + urlencode(forged.params()), consent_form_data(page))
+
+    assert response["Location"].startswith(LOOPBACK_REDIRECT + "?")
+    grant = Grant.objects.get()
+    assert (grant.application.client_id, grant.code_challenge) == (vscode["client_id"], request.challenge)
 
 
 def test_a_consent_page_is_answered_once(signed_in: Client, vscode: dict[str, Any]) -> None:
