@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 import httpx2
 from mcp import Client
 from mcp.client.auth import OAuthClientProvider
@@ -78,6 +81,12 @@ class OAuthHarness:
             code=self.result["code"], state=self.result.get("state"), iss=self.result.get("iss")
         )
 
-    def client(self, mode: str) -> Client:
-        http = httpx2.AsyncClient(auth=self.provider, timeout=30)
-        return Client(streamable_http_client(self.base_url + "/mcp", http_client=http), mode=mode)
+    @contextlib.asynccontextmanager
+    async def client(self, mode: str) -> AsyncIterator[Client]:
+        # The HTTP client is ours to close, also when the OAuth flow fails (an unclosed
+        # socket would surface later as a ResourceWarning in whichever test runs then).
+        async with (
+            httpx2.AsyncClient(auth=self.provider, timeout=30) as http,
+            Client(streamable_http_client(self.base_url + "/mcp", http_client=http), mode=mode) as client,
+        ):
+            yield client
