@@ -178,7 +178,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "mcpdemo"}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "mcpdemo",
+            # Short: a Redis outage must not hold requests (rate limits then fail open).
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -278,13 +284,20 @@ CORS_PREFLIGHT_MAX_AGE = 86400
 
 MCP_SCOPE = "mcp"
 
+MCPDEMO_ACCESS_TOKEN_SECONDS = env_int("MCPDEMO_ACCESS_TOKEN_SECONDS", 3600)
+MCPDEMO_REFRESH_TOKEN_SECONDS = env_int("MCPDEMO_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600)
+if not 0 < MCPDEMO_ACCESS_TOKEN_SECONDS < MCPDEMO_REFRESH_TOKEN_SECONDS:
+    raise ImproperlyConfigured("MCPDEMO_REFRESH_TOKEN_SECONDS must exceed MCPDEMO_ACCESS_TOKEN_SECONDS (> 0).")
+
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauthapp.Application"
 OAUTH2_PROVIDER = {
     "SCOPES": {MCP_SCOPE: "Use this server's MCP tools on your behalf"},
     "DEFAULT_SCOPES": [MCP_SCOPE],
     "PKCE_REQUIRED": True,
-    "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("MCPDEMO_ACCESS_TOKEN_SECONDS", 3600),
-    "REFRESH_TOKEN_EXPIRE_SECONDS": env_int("MCPDEMO_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600),
+    "ACCESS_TOKEN_EXPIRE_SECONDS": MCPDEMO_ACCESS_TOKEN_SECONDS,
+    # DOT ends a refresh token this long after its access token expires; ours lives
+    # MCPDEMO_REFRESH_TOKEN_SECONDS from issue (each refresh issues a new pair).
+    "REFRESH_TOKEN_EXPIRE_SECONDS": MCPDEMO_REFRESH_TOKEN_SECONDS - MCPDEMO_ACCESS_TOKEN_SECONDS,
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
     "ROTATE_REFRESH_TOKEN": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
@@ -327,11 +340,13 @@ OAUTH2_PROVIDER = {
     "CLIENT_SECRET_HASHER": "pbkdf2_sha256_client_secret",
 }
 
-# Per-client-address limits (django-ratelimit syntax, e.g. "30/h", "5/10m"); empty = off.
+# Sliding-window limits (e.g. "30/h", "5/10m"; empty = off), per client address (IPv6 per
+# /64); "login_account" counts failed sign-ins per account on every password form.
 MCPDEMO_RATE_LIMITS = {
     "register": os.environ.get("MCPDEMO_RATE_LIMIT_REGISTER", "30/h"),
     "token": os.environ.get("MCPDEMO_RATE_LIMIT_TOKEN", "120/m"),
     "login": os.environ.get("MCPDEMO_RATE_LIMIT_LOGIN", "10/m"),
+    "login_account": os.environ.get("MCPDEMO_RATE_LIMIT_LOGIN_ACCOUNT", "20/h"),
 }
 
 # Request bodies are small here (forms, JSON metadata): refuse anything large early.

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from oauth2_provider.models import AbstractApplication, ApplicationManager
 
 from . import display
-from .redirect_uris import private_use_schemes, redirect_uri_problem
+from .redirect_uris import private_use_schemes, redirect_uri_matches, redirect_uri_problem
 
 
 class Application(AbstractApplication):
@@ -17,6 +17,9 @@ class Application(AbstractApplication):
 
     - Redirect URIs follow :mod:`oauthapp.redirect_uris` on every save path
       (registration endpoint, admin, shell), because ``full_clean`` runs our ``clean``.
+    - A requested redirect URI must equal a registered one as a string; only a loopback
+      port may differ (:func:`~oauthapp.redirect_uris.redirect_uri_matches`). DOT's own
+      check compares parsed parts, so re-cased schemes and hosts would pass it.
     - Public clients carry no secret: hashing an unused secret with PBKDF2 costs
       ~0.2 s of CPU per registration and protects nothing.
     """
@@ -55,6 +58,12 @@ class Application(AbstractApplication):
     def is_usable(self, request: object) -> bool:
         # DOT asks this on every authorization and token request.
         return not self.is_blocked
+
+    def redirect_uri_allowed(self, uri: str) -> bool:
+        # DOT asks this wherever a request names a redirect URI (authorization, consent).
+        return isinstance(uri, str) and any(
+            redirect_uri_matches(uri, registered) for registered in self.redirect_uris.split()
+        )
 
     def get_allowed_schemes(self) -> list[str]:
         # DOT checks registered URIs and the final redirect against this list; add the
@@ -113,6 +122,7 @@ class AuditEvent(models.Model):
         CODE_REUSE_DETECTED = "code_reuse_detected", _("authorization code reuse detected")
         CLIENT_BLOCKED = "client_blocked", _("client blocked")
         CLIENT_UNBLOCKED = "client_unblocked", _("client unblocked")
+        SIGN_IN_FAILED = "sign_in_failed", _("sign-in failed")
 
     # Kinds that mean someone replayed a credential: the admin makes them stand out.
     ALARMS = frozenset({Kind.REFRESH_REUSE_DETECTED, Kind.CODE_REUSE_DETECTED})

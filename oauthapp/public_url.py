@@ -8,6 +8,8 @@ without it (development) the origin is the request's own scheme and Host.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.http import HttpRequest
 
 from .conf import conf
@@ -35,6 +37,20 @@ def mcp_resource(request: HttpRequest) -> str:
     return public_origin(request) + MCP_PATH
 
 
-def same_resource(candidate: str, resource: str) -> bool:
-    """Whether a client-supplied resource names our MCP endpoint (a trailing slash aside)."""
-    return candidate.rstrip("/") == resource
+def same_resource(candidate: object, resource: str) -> bool:
+    """Whether a client-supplied resource names our MCP endpoint, at /authorize and /token alike.
+
+    Exactly the canonical URI (RFC 8707 §2: no trailing slash, no query, no fragment), but
+    scheme and host in any case, as the MCP authorization spec asks servers to accept.
+    """
+    if not isinstance(candidate, str) or "?" in candidate or "#" in candidate:
+        return False
+    try:
+        given, ours = urlsplit(candidate), urlsplit(resource)
+    except ValueError:
+        return False
+    return (given.scheme.lower(), given.netloc.lower(), given.path) == (
+        ours.scheme.lower(),
+        ours.netloc.lower(),
+        ours.path,
+    )

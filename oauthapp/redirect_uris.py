@@ -2,9 +2,12 @@
 
 - ``https`` anywhere;
 - ``http`` only on loopback (``127.0.0.1``, ``[::1]``, ``localhost``), where the port
-  is free at authorization time (RFC 8252 §7.3; DOT does the matching);
+  is free at authorization time (RFC 8252 §7.3);
 - private-use schemes such as ``cursor://`` or ``com.example.app:/cb`` (RFC 8252 §7.1);
-- never a fragment, userinfo, or a scheme a browser would execute or read locally.
+- never a fragment, userinfo, or a scheme a browser would execute or read locally;
+- scheme and host in lower case, because a request must repeat a registered URI
+  character for character (OAuth 2.1 §4.1.1, RFC 9700 §2.1): only the port of a
+  loopback redirect may differ (:func:`redirect_uri_matches`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ FORBIDDEN_SCHEMES = frozenset(
 )
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
 _FORBIDDEN_CHARS = re.compile(r"[\s\x00-\x1f\x7f<>\"\\^`{|}]")
+# A loopback redirect as registered and requested: lower-case scheme and host, written
+# exactly so; the port (group 2) is whatever the client's listener got.
+_LOOPBACK_AUTHORITY = re.compile(r"^http://(127\.0\.0\.1|\[::1\]|localhost)(?::([0-9]{1,5}))?(?=[/?]|$)")
 
 
 def redirect_uri_problem(uri: str) -> str | None:
@@ -62,6 +68,8 @@ def redirect_uri_problem(uri: str) -> str | None:
         return f"uses the forbidden scheme {scheme!r}"
     if "@" in parts.netloc:
         return "must not contain user information"
+    if uri.partition(":")[0] != scheme or parts.netloc != parts.netloc.lower():
+        return "must write its scheme and host in lower case (redirect URIs are compared exactly)"
     if scheme in ("http", "https"):
         if not parts.hostname:
             return "must name a host"
@@ -76,6 +84,28 @@ def redirect_uri_problem(uri: str) -> str | None:
     if not (parts.netloc or parts.path.strip("/")):
         return "must have a path or authority after the scheme"
     return None
+
+
+def _without_loopback_port(uri: str) -> str | None:
+    """``uri`` without its port if it is a loopback redirect (RFC 8252 §7.3), else ``None``."""
+    match = _LOOPBACK_AUTHORITY.match(uri)
+    if match is None or (match.group(2) is not None and not 0 < int(match.group(2)) < 65536):
+        return None
+    return f"http://{match.group(1)}{uri[match.end() :]}"
+
+
+def redirect_uri_matches(uri: str, registered: str) -> bool:
+    """Whether a requested redirect URI is the registered one: the same string, character
+    for character (OAuth 2.1 §4.1.1), except the port of a loopback redirect (RFC 8252 §7.3)."""
+    if uri == registered:
+        return True
+    loopback = _without_loopback_port(uri)
+    return loopback is not None and loopback == _without_loopback_port(registered)
+
+
+def matches_but_for_case(uri: str, registered_uris: list[str]) -> bool:
+    """Whether ``uri`` would match a registered URI if letter case did not count (for a clear error)."""
+    return any(redirect_uri_matches(uri.lower(), registered.lower()) for registered in registered_uris)
 
 
 def private_use_schemes(uris: list[str]) -> set[str]:

@@ -18,3 +18,14 @@ def no_store(response: HttpResponse) -> HttpResponse:
 def oauth_error(error: str, description: str, status: int = 400) -> HttpResponse:
     """An OAuth error body (``error``, ``error_description``) with ``status``."""
     return no_store(JsonResponse({"error": error, "error_description": description}, status=status))
+
+
+def client_auth_challenge(response: HttpResponse, realm: str) -> HttpResponse:
+    """A 401 from client authentication challenges for HTTP Basic (RFC 6749 §5.2).
+
+    oauthlib challenges with ``Bearer``, the scheme of resource requests; the token and
+    revocation endpoints authenticate clients with Basic (or the request body).
+    """
+    if response.status_code == 401:
+        response["WWW-Authenticate"] = f'Basic realm="{realm}", charset="UTF-8"'
+    return response

@@ -1,9 +1,10 @@
-"""Audit events for what DOT does on its own."""
+"""Audit events for what DOT and Django's sign-in do on their own."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.signals import user_login_failed
 from django.dispatch import receiver
 from oauth2_provider.signals import app_authorized
 
@@ -20,4 +21,16 @@ def record_token_issued(sender: Any, request: Any, token: Any, **kwargs: Any) ->
         user=token.user,
         application=token.application,
         scope=token.scope,
+    )
+
+
+@receiver(user_login_failed)
+def record_sign_in_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+    # Django masks the password in ``credentials``; only the name tried is kept.
+    audit.record(
+        audit.Kind.SIGN_IN_FAILED,
+        actor=audit.Actor.USER,
+        request=request,
+        username=str(credentials.get("username", ""))[:150],
+        form=getattr(request, "path", "")[:100],
     )

@@ -34,9 +34,11 @@ from oauth2_provider.models import (
 )
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
+from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, MismatchingRedirectURIError
 
 from . import audit, token_lookup
 from .models import ConsumedCode
+from .redirect_uris import matches_but_for_case
 from .tokens import checksum
 
 # How long an exchanged code is remembered: far past its 60 s lifetime, so a
@@ -119,6 +121,21 @@ class MCPOAuth2Validator(OAuth2Validator):
         request.access_token = access_token
         return True
 
+    # --- Redirect URIs -----------------------------------------------------------------
+
+    def validate_redirect_uri(self, client_id: str, redirect_uri: str, request: Any, *args: Any, **kwargs: Any) -> bool:
+        """DOT's check (``Application.redirect_uri_allowed``, an exact string match), saying why
+        when only letter case differs: the person sees an error page, never a redirect."""
+        if super().validate_redirect_uri(client_id, redirect_uri, request, *args, **kwargs):
+            return True
+        if matches_but_for_case(redirect_uri, request.client.redirect_uris.split()):
+            raise MismatchingRedirectURIError(
+                description="The redirect URI differs from the registered one in letter case; "
+                "redirect URIs must match the registration exactly.",
+                request=request,
+            )
+        return False
+
     # --- Authorization codes ---------------------------------------------------------
 
     def validate_code(self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any) -> bool:
@@ -161,7 +178,13 @@ class MCPOAuth2Validator(OAuth2Validator):
     # must read as "invalid grant", not raise DoesNotExist (a 500).
     def confirm_redirect_uri(self, client_id, code, redirect_uri, client, request=None, *args, **kwargs) -> bool:
         grant = self._grant(code, client, request)
-        return grant is not None and grant.redirect_uri_allowed(redirect_uri)
+        if grant is None or not grant.redirect_uri_allowed(redirect_uri):
+            # oauthlib answers a False here with invalid_request; the grant is what does
+            # not match the request, which RFC 6749 §5.2 calls invalid_grant.
+            raise InvalidGrantError(
+                description="The redirect_uri differs from the one the code was issued for.", request=request
+            )
+        return True
 
     def get_code_challenge(self, code: str, request: Any) -> str | None:
         grant = self._grant(code, request.client, request)

@@ -6,16 +6,17 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.core.exceptions import SuspiciousOperation
+from django import forms
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from oauth2_provider import views as dot_views
-from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.models import get_application_model
-from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 
-from .. import audit, consents, error_pages, public_url
+from .. import audit, consent_requests, consents, error_pages, public_url
 from ..csp import allow_form_action_scheme
+from ..parameters import repeated_description, repeated_parameter
 from ..redirect_uris import describe_redirect, display_host, with_issuer
 from ..tools_summary import tool_summaries
 
@@ -23,18 +24,33 @@ from ..tools_summary import tool_summaries
 _S256_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
+class ConsentForm(forms.Form):
+    """The person's decision on one stored request (:mod:`oauthapp.consent_requests`), nothing else."""
+
+    allow = forms.BooleanField(required=False)
+    request_id = forms.CharField(widget=forms.HiddenInput(), max_length=200)
+
+
 class AuthorizationView(dot_views.AuthorizationView):
     """DOT's authorization endpoint with the MCP rules:
 
     - the resource defaults to ``<origin>/mcp`` and may be nothing else (RFC 8707);
     - PKCE must be S256 with a well-formed challenge (RFC 7636 §4.2);
+    - no parameter but ``resource`` may be repeated (OAuth 2.1 §3.1);
     - consent is always asked: the client cannot skip it with ``approval_prompt``;
+    - the decision applies to the request the page showed, stored server-side, once;
     - every redirect back to the client carries ``iss`` (RFC 9207), denials included.
     """
 
     template_name = "oauth2_provider/authorize.html"
+    form_class = ConsentForm
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        repeated = repeated_parameter(request.GET)
+        if repeated is not None:
+            # A repeated client_id, redirect_uri or state leaves nowhere trustworthy to
+            # send the error: oauthlib then refuses on the page (see _refuse).
+            return self._refuse(request, "invalid_request", repeated_description(repeated))
         query = request.GET.copy()
         query.pop("approval_prompt", None)
         resource = public_url.mcp_resource(request)
@@ -56,20 +72,33 @@ class AuthorizationView(dot_views.AuthorizationView):
             allow_form_action_scheme(request, scheme)  # e.g. cursor:
         return response
 
+    def get_initial(self) -> dict[str, Any]:
+        if self.request.method != "GET":
+            return {}
+        # DOT's initial data is the validated request the page is about to show: keep it here.
+        return {"request_id": consent_requests.remember(self.request, super().get_initial())}
+
     def form_valid(self, form: Any) -> HttpResponse:
+        stored = consent_requests.take(self.request, form.cleaned_data["request_id"])
         self.consent_application = (
-            get_application_model().objects.filter(client_id=form.cleaned_data.get("client_id") or "").first()
+            get_application_model().objects.filter(client_id=stored["client_id"] or "").first() if stored else None
         )
-        if self.consent_application is None:
-            # Only a tampered form names an unknown client; DOT would fail with DoesNotExist (500).
-            raise SuspiciousOperation("consent form for an unknown client")
-        # The hidden fields come back from the browser: pin the resource, recheck PKCE.
-        form.cleaned_data["resource"] = public_url.mcp_resource(self.request)
-        if form.cleaned_data.get("code_challenge_method") != "S256" or not _S256_CHALLENGE.match(
-            form.cleaned_data.get("code_challenge") or ""
-        ):
-            form.cleaned_data["code_challenge_method"] = "plain"  # refused by DOT's RFC 9700 gate
+        if stored is None or self.consent_application is None:
+            return self._consent_expired()
+        # DOT's form_valid reads the request from cleaned_data: give it the stored one.
+        form.cleaned_data = {**stored, "allow": form.cleaned_data.get("allow")}
         return super().form_valid(form)
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        return self._consent_expired()
+
+    def _consent_expired(self) -> HttpResponse:
+        error = CustomOAuth2Error(
+            error="invalid_request",
+            description="This consent page has expired or was already answered.",
+            status_code=400,
+        )
+        return self.error_response(FatalClientError(error=error), application=None, consent_expired=True)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -78,7 +107,8 @@ class AuthorizationView(dot_views.AuthorizationView):
         context["redirect_words"] = describe_redirect(redirect_uri) if redirect_uri else ""
         context["service_host"] = self.request.get_host()
         context["tools"] = tool_summaries()
-        idle = oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS
+        # A refresh token lives this long from its issue (each refresh issues a new one).
+        idle = getattr(settings, "MCPDEMO_REFRESH_TOKEN_SECONDS", None)
         context["idle_days"] = round(idle / 86400) if idle else None
         return context
 
@@ -118,7 +148,8 @@ class AuthorizationView(dot_views.AuthorizationView):
         return response
 
     def _client_is_blocked(self) -> bool:
-        client_id = self.request.GET.get("client_id") or self.request.POST.get("client_id") or ""
+        application = getattr(self, "consent_application", None)
+        client_id = application.client_id if application is not None else self.request.GET.get("client_id", "")
         return get_application_model().objects.filter(client_id=client_id, blocked_at__isnull=False).exists()
 
     def redirect(self, redirect_to: str, application: Any) -> HttpResponse:

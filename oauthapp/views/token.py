@@ -13,9 +13,10 @@ from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider import views as dot_views
 from oauth2_provider.models import get_application_model
 
-from .. import audit, refresh_race
+from .. import audit, public_url, refresh_race
 from ..endpoint_pages import BrowserPageOnGet
-from ..responses import no_store, oauth_error
+from ..parameters import repeated_description, repeated_parameter
+from ..responses import client_auth_challenge, no_store, oauth_error
 from ..tokens import GRANT_TYPES, REFRESH_TOKEN
 
 # Every OAuth parameter that is or unlocks a credential stays out of error reports.
@@ -46,17 +47,33 @@ def client_id_of(request: HttpRequest) -> str:
 class TokenView(BrowserPageOnGet, dot_views.TokenView):
     """DOT's token endpoint, limited to the grants an MCP client uses.
 
+    - ``resource`` follows the rule of /authorize (:func:`oauthapp.public_url.same_resource`).
+    - No parameter but ``resource`` may be repeated (OAuth 2.1 §3.1), in the body or
+      between the body and the query string.
     - One transaction per request: a lost race leaves nothing half-written, and the
       grant or refresh-token row locked first makes concurrent requests queue.
     - A refresh repeated within seconds gets the first answer again
       (:mod:`oauthapp.refresh_race`); later it is a replay and revokes the family. A token
       an administrator, the user or the client revoked is refused, and logged as such.
     - Secrets are masked in error reports; every answer is JSON that no cache keeps.
+    - A failed client authentication (401) challenges for Basic, not Bearer (RFC 6749 §5.2).
     """
 
     endpoint_purpose = "token"
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        repeated = repeated_parameter(request.GET, request.POST)
+        if repeated is not None:
+            return oauth_error("invalid_request", repeated_description(repeated))
+        resource = public_url.mcp_resource(request)
+        requested = request.POST.getlist("resource")
+        if any(not public_url.same_resource(value, resource) for value in requested):
+            return oauth_error("invalid_target", f"this server only issues tokens for the resource {resource}")
+        if requested:
+            # The rule of /authorize: DOT then compares with the grant's canonical resource.
+            body = request.POST.copy()
+            body.setlist("resource", [resource])
+            request.POST = body  # type: ignore[assignment]  # django-stubs types POST as immutable; Django allows this
         grant_type = request.POST.get("grant_type", "")
         if grant_type not in GRANT_TYPES:
             if not grant_type:
@@ -75,7 +92,7 @@ class TokenView(BrowserPageOnGet, dot_views.TokenView):
                 refresh_race.remember(refresh_token, client_id, response.content)
             elif refresh_token and any(row.revoked for row in rows):
                 refresh_race.record_refused_refresh(request, rows)
-        return no_store(response)
+        return no_store(client_auth_challenge(response, public_url.issuer(request)))
 
     def _earlier_answer(self, request: HttpRequest, refresh_token: str, client_id: str) -> bytes | None:
         application = get_application_model().objects.filter(client_id=client_id).first()
@@ -100,4 +117,4 @@ class RevokeTokenView(dot_views.RevokeTokenView):
                 client_id=client_id_of(request),
                 token_type_hint=request.POST.get("token_type_hint", ""),
             )
-        return no_store(response)
+        return no_store(client_auth_challenge(response, public_url.issuer(request)))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -14,7 +17,16 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
 from oauthapp.models import AuditEvent, ConsumedCode, RefreshReplay
-from tests.support.oauth import MCP_URL, CodeRequest, exchange_code, obtain_code, refresh
+from tests.support.oauth import (
+    MCP_URL,
+    OTHER_RESOURCES,
+    SDK_REGISTRATION,
+    CodeRequest,
+    exchange_code,
+    obtain_code,
+    refresh,
+    register,
+)
 
 pytestmark = pytest.mark.django_db
 AccessToken = get_access_token_model()
@@ -299,3 +311,181 @@ def test_token_errors_are_json(client: Client) -> None:
 
 def _checksum(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+@pytest.mark.parametrize("name", ["code_verifier", "code", "client_id", "grant_type", "redirect_uri"])
+def test_a_repeated_parameter_at_token_is_invalid_request(signed_in: Client, vscode: dict[str, Any], name: str) -> None:
+    request, code = _code(signed_in, vscode)
+    data = {
+        "grant_type": "authorization_code",
+        "client_id": request.client_id,
+        "code": code,
+        "redirect_uri": request.redirect_uri,
+        "code_verifier": request.verifier,
+    }
+    data[name] = [data[name], data[name]]
+
+    response = signed_in.post("/token", data)
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+    assert name in response.json()["error_description"]
+    assert response["Cache-Control"] == "no-store"
+    assert not AccessToken.objects.filter(user__isnull=False).exists()
+    assert exchange_code(signed_in, request, code).status_code == 200  # the code was not spent
+
+
+def test_a_parameter_in_the_query_and_the_body_at_token_is_invalid_request(
+    signed_in: Client, vscode: dict[str, Any]
+) -> None:
+    request, code = _code(signed_in, vscode)
+
+    response = signed_in.post(
+        f"/token?code_verifier={request.verifier}",
+        {
+            "grant_type": "authorization_code",
+            "client_id": request.client_id,
+            "code": code,
+            "redirect_uri": request.redirect_uri,
+            "code_verifier": request.verifier,
+        },
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+
+
+def test_resource_may_be_repeated_at_token(signed_in: Client, vscode: dict[str, Any]) -> None:
+    request, code = _code(signed_in, vscode)
+
+    assert exchange_code(signed_in, request, code, resource=[MCP_URL, MCP_URL]).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "redirect_uri",
+    ["http://127.0.0.1:33419/", "http://127.0.0.1:33418/cb", "HTTP://127.0.0.1:33418/", "https://vscode.dev/redirect"],
+)
+def test_a_redirect_uri_differing_at_token_is_invalid_grant(
+    signed_in: Client, vscode: dict[str, Any], redirect_uri: str
+) -> None:
+    request, code = _code(signed_in, vscode)
+
+    response = exchange_code(signed_in, request, code, redirect_uri=redirect_uri)
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+    assert not AccessToken.objects.filter(user__isnull=False).exists()
+
+
+def _confidential_code(client: Client) -> tuple[dict[str, Any], CodeRequest, str]:
+    registration = register(client, SDK_REGISTRATION)
+    request = CodeRequest(registration["client_id"], redirect_uri="http://localhost:3030/callback")
+    return registration, request, obtain_code(client, request)["code"]
+
+
+def _basic(client_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{quote(client_id)}:{quote(secret)}".encode()).decode()
+
+
+def test_a_wrong_secret_over_basic_gets_401_with_a_basic_challenge(signed_in: Client) -> None:
+    registration, request, code = _confidential_code(signed_in)
+
+    response = exchange_code(
+        signed_in, request, code, client_id=None, headers={"Authorization": _basic(registration["client_id"], "wrong")}
+    )
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+    assert response["WWW-Authenticate"].startswith('Basic realm="http://testserver"')
+    assert "Bearer" not in response["WWW-Authenticate"]
+
+
+def test_the_right_secret_over_basic_gets_tokens(signed_in: Client) -> None:
+    registration, request, code = _confidential_code(signed_in)
+
+    response = exchange_code(
+        signed_in,
+        request,
+        code,
+        client_id=None,
+        headers={"Authorization": _basic(registration["client_id"], registration["client_secret"])},
+    )
+
+    assert response.status_code == 200, response.content
+
+
+def test_a_wrong_secret_in_the_body_gets_no_bearer_challenge(signed_in: Client) -> None:
+    _registration, request, code = _confidential_code(signed_in)
+
+    response = exchange_code(signed_in, request, code, client_secret="wrong")
+
+    assert response.json()["error"] == "invalid_client"
+    assert "Bearer" not in response.get("WWW-Authenticate", "")
+
+
+def test_a_wrong_secret_at_revoke_gets_a_basic_challenge(signed_in: Client) -> None:
+    registration, _request, _code = _confidential_code(signed_in)
+
+    response = signed_in.post("/revoke", {"token": "x"}, HTTP_AUTHORIZATION=_basic(registration["client_id"], "wrong"))
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Basic realm=")
+
+
+@pytest.mark.parametrize("resource", OTHER_RESOURCES)
+def test_the_resource_rule_of_authorize_holds_at_token(
+    signed_in: Client, vscode: dict[str, Any], resource: str
+) -> None:
+    request, code = _code(signed_in, vscode)
+
+    response = exchange_code(signed_in, request, code, resource=resource)
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_target"
+
+
+@pytest.mark.parametrize("resource", ["HTTP://TESTSERVER/mcp", "http://TestServer/mcp"])
+def test_upper_case_scheme_or_host_in_resource_is_accepted_at_token_as_at_authorize(
+    signed_in: Client, vscode: dict[str, Any], resource: str
+) -> None:
+    request, code = _code(signed_in, vscode)
+
+    response = exchange_code(signed_in, request, code, resource=resource)
+
+    assert response.status_code == 200, response.content
+    assert (
+        refresh(signed_in, vscode["client_id"], response.json()["refresh_token"], resource=resource).status_code == 200
+    )
+    assert AccessToken.objects.filter(user__isnull=False).latest("pk").resource == [MCP_URL]
+
+
+def test_the_resource_rule_holds_on_refresh(signed_in: Client, tokens: dict[str, Any]) -> None:
+    response = refresh(signed_in, tokens["client_id"], tokens["refresh_token"], resource=MCP_URL + "/")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_target"
+
+
+def _issued_seconds_ago(seconds: int) -> None:
+    """Date alice's current token pair back as if it had been issued ``seconds`` ago."""
+    issued = timezone.now() - timedelta(seconds=seconds)
+    AccessToken.objects.filter(user__isnull=False).update(
+        expires=issued + timedelta(seconds=settings.MCPDEMO_ACCESS_TOKEN_SECONDS)
+    )
+
+
+def test_a_refresh_token_lives_exactly_the_configured_seconds_from_issue(
+    signed_in: Client, tokens: dict[str, Any]
+) -> None:
+    _issued_seconds_ago(settings.MCPDEMO_REFRESH_TOKEN_SECONDS)
+
+    response = refresh(signed_in, tokens["client_id"], tokens["refresh_token"])
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+
+
+def test_a_refresh_token_works_until_then(signed_in: Client, tokens: dict[str, Any]) -> None:
+    _issued_seconds_ago(settings.MCPDEMO_REFRESH_TOKEN_SECONDS - 60)
+
+    assert refresh(signed_in, tokens["client_id"], tokens["refresh_token"]).status_code == 200

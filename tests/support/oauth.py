@@ -14,6 +14,20 @@ from django.test import Client
 BASE = "http://testserver"
 MCP_URL = BASE + "/mcp"
 LOOPBACK_REDIRECT = "http://127.0.0.1:33418/"
+
+# Resources this server refuses at /authorize and /token alike (only MCP_URL is ours).
+OTHER_RESOURCES = [
+    "https://other.example/api",
+    BASE,
+    BASE + "/mcp-other",
+    "not a uri",
+    MCP_URL + "/",  # not the canonical URI (RFC 8707 §2), refused at /token as well
+    BASE + "/MCP",
+    MCP_URL + "?x=1",
+    MCP_URL + "#x",
+    "",
+]
+
 # The password of the test users (conftest's ``user`` and ``other_user``).
 PASSWORD = "correct horse battery staple"
 
@@ -133,7 +147,9 @@ def obtain_code(client: Client, request: CodeRequest, allow: bool = True) -> dic
     return query_of(response["Location"])
 
 
-def exchange_code(client: Client, request: CodeRequest, code: str, **overrides: str) -> Any:
+def exchange_code(
+    client: Client, request: CodeRequest, code: str, headers: dict[str, str] | None = None, **overrides: Any
+) -> Any:
     data = {
         "grant_type": "authorization_code",
         "client_id": request.client_id,
@@ -143,7 +159,7 @@ def exchange_code(client: Client, request: CodeRequest, code: str, **overrides: 
         "resource": MCP_URL,
     }
     data.update(overrides)
-    return client.post("/token", {k: v for k, v in data.items() if v is not None})
+    return client.post("/token", {k: v for k, v in data.items() if v is not None}, headers=headers)
 
 
 def refresh(client: Client, client_id: str, refresh_token: str, **overrides: str) -> Any:

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
+from oauth2_provider.models import get_application_model
 
 from oauthapp.models import AuditEvent
 from tests.support.oauth import SDK_REGISTRATION, VSCODE_REGISTRATION, CodeRequest, exchange_code, obtain_code, register
@@ -63,8 +65,9 @@ def test_a_refused_authorization_records_no_consent(signed_in: Client, vscode: d
     request = CodeRequest(vscode["client_id"])
     page = signed_in.get("/authorize", request.params())
     data = {k: v for k, v in page.context["form"].initial.items() if v is not None}
+    get_application_model().objects.filter(client_id=vscode["client_id"]).update(blocked_at=timezone.now())
 
-    signed_in.post("/authorize", data | {"allow": "Authorize", "code_challenge_method": "plain"})
+    signed_in.post("/authorize", data | {"allow": "Authorize"})
 
     assert not events(Kind.CONSENT_GRANTED)
     assert not events(Kind.CONSENT_DENIED)

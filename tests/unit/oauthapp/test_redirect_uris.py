@@ -14,7 +14,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from oauth2_provider.models import get_application_model
 
-from oauthapp.redirect_uris import LOOPBACK_HOSTS, MAX_REDIRECT_URI_LENGTH, private_use_schemes, redirect_uri_problem
+from oauthapp.redirect_uris import (
+    LOOPBACK_HOSTS,
+    MAX_REDIRECT_URI_LENGTH,
+    matches_but_for_case,
+    private_use_schemes,
+    redirect_uri_matches,
+    redirect_uri_problem,
+)
 from tests.support.oauth import CLAUDE_REGISTRATION, CURSOR_REGISTRATION, INSPECTOR_REGISTRATION, VSCODE_REGISTRATION
 
 REAL_CLIENT_URIS = [
@@ -29,7 +36,7 @@ ACCEPTED = {
     "https-any-host": "https://claude.ai/api/mcp/auth_callback",
     "https-with-port-and-query": "https://a.example:8443/cb?tenant=1",
     "https-localhost": "https://localhost/cb",
-    "https-uppercase-scheme": "HTTPS://A.EXAMPLE/cb",
+    "https-uppercase-path": "https://a.example/CallBack?Tenant=A",
     # http: loopback only (RFC 8252 §7.3), any port.
     "http-127.0.0.1": "http://127.0.0.1/",
     "http-127.0.0.1-port": "http://127.0.0.1:33418/",
@@ -50,6 +57,13 @@ REFUSED = {
     # http off loopback: the code would cross the network in clear.
     "http-public-host": "http://evil.example/cb",
     "http-public-host-uppercase": "HTTP://EVIL.EXAMPLE/cb",
+    # Upper case in scheme or host: a request must repeat the registration exactly.
+    "https-uppercase-scheme": "HTTPS://a.example/cb",
+    "https-uppercase-host": "https://A.example/cb",
+    "http-loopback-uppercase-scheme": "HTTP://127.0.0.1/",
+    "http-localhost-uppercase": "http://LOCALHOST:8080/cb",
+    "private-scheme-uppercase": "Cursor://anysphere.cursor-mcp/oauth/callback",
+    "private-authority-uppercase": "cursor://Anysphere.cursor-mcp/oauth/callback",
     "http-localhost-subdomain-trick": "http://localhost.evil.example/cb",
     "https-wildcard-host": "https://*.example/cb",
     "http-loopback-prefix-trick": "http://127.0.0.1.nip.io/cb",
@@ -127,8 +141,9 @@ def test_every_redirect_uri_a_real_mcp_client_sends_is_accepted(uri: str) -> Non
         ("http://u:p@127.0.0.1/", "user information"),
         ("", "non-empty"),
         ("https:///nohost", "host"),
+        ("https://APP.example/cb", "lower case"),
     ],
-    ids=["http-public", "javascript", "fragment", "userinfo", "empty", "no-host"],
+    ids=["http-public", "javascript", "fragment", "userinfo", "empty", "no-host", "upper-case-host"],
 )
 def test_refusal_reason_names_the_problem(uri: str, reason: str) -> None:
     assert reason in redirect_uri_problem(uri)
@@ -144,16 +159,82 @@ def test_non_string_redirect_uri_is_refused(value: object) -> None:
     [
         (CURSOR_REGISTRATION["redirect_uris"], {"cursor"}),
         (["com.example.app:/cb"], {"com.example.app"}),
-        (["Com.Example.App:/cb"], {"com.example.app"}),
         (VSCODE_REGISTRATION["redirect_uris"], set()),
         (["https://a.example/cb", "http://127.0.0.1/"], set()),
         (["javascript:alert(1)", "data:text/html,hi", "myapp:"], set()),
         ([], set()),
     ],
-    ids=["cursor", "reverse-domain", "lowercased", "vscode-http-only", "http-https-only", "refused-uris", "none"],
+    ids=["cursor", "reverse-domain", "vscode-http-only", "http-https-only", "refused-uris", "none"],
 )
 def test_private_use_schemes_lists_only_accepted_non_http_schemes(uris: list[str], schemes: set[str]) -> None:
     assert private_use_schemes(uris) == schemes
+
+
+MATCHES = {
+    "identical-https": ("https://vscode.dev/redirect", "https://vscode.dev/redirect"),
+    "identical-private-scheme": ("cursor://anysphere.cursor-mcp/oauth/callback",) * 2,
+    "loopback-other-port": ("http://127.0.0.1:59656/", "http://127.0.0.1:33418/"),
+    "loopback-port-added": ("http://127.0.0.1:59656/", "http://127.0.0.1/"),
+    "loopback-port-dropped": ("http://127.0.0.1/", "http://127.0.0.1:33418/"),
+    "ipv6-loopback-other-port": ("http://[::1]:9000/cb", "http://[::1]:8080/cb"),
+    "localhost-other-port": ("http://localhost:3118/callback", "http://localhost/callback"),
+    "loopback-with-query": ("http://127.0.0.1:5000/cb?x=1", "http://127.0.0.1/cb?x=1"),
+}
+
+MISMATCHES = {
+    "https-uppercase-scheme": ("HTTPS://vscode.dev/redirect", "https://vscode.dev/redirect"),
+    "https-uppercase-host": ("https://VSCODE.dev/redirect", "https://vscode.dev/redirect"),
+    "loopback-uppercase-scheme": ("HTTP://127.0.0.1:33418/", "http://127.0.0.1:33418/"),
+    "localhost-uppercase": ("http://LOCALHOST:3118/callback", "http://localhost/callback"),
+    "path-case": ("https://vscode.dev/Redirect", "https://vscode.dev/redirect"),
+    "https-other-port": ("https://vscode.dev:444/redirect", "https://vscode.dev/redirect"),
+    "https-default-port-spelled": ("https://vscode.dev:443/redirect", "https://vscode.dev/redirect"),
+    "loopback-empty-port": ("http://127.0.0.1:/", "http://127.0.0.1/"),
+    "loopback-port-out-of-range": ("http://127.0.0.1:70000/", "http://127.0.0.1/"),
+    "loopback-port-zero": ("http://127.0.0.1:0/", "http://127.0.0.1/"),
+    "loopback-other-path": ("http://127.0.0.1:5/cb", "http://127.0.0.1/"),
+    "loopback-added-query": ("http://127.0.0.1:5/?x=1", "http://127.0.0.1/"),
+    "loopback-query-delimiter": ("http://127.0.0.1:5/?", "http://127.0.0.1/"),
+    "loopback-fragment": ("http://127.0.0.1:5/#x", "http://127.0.0.1/"),
+    "loopback-userinfo": ("http://127.0.0.1:5@evil.example/", "http://127.0.0.1/"),
+    "loopback-ip-vs-localhost": ("http://localhost:33418/", "http://127.0.0.1:33418/"),
+    "loopback-https": ("https://127.0.0.1:33418/", "http://127.0.0.1:33418/"),
+    "trailing-slash": ("https://vscode.dev/redirect/", "https://vscode.dev/redirect"),
+    "percent-encoded": ("https://vscode.dev/redir%65ct", "https://vscode.dev/redirect"),
+    "private-scheme-uppercase": (
+        "CURSOR://anysphere.cursor-mcp/oauth/callback",
+        "cursor://anysphere.cursor-mcp/oauth/callback",
+    ),
+}
+
+
+@pytest.mark.parametrize(("uri", "registered"), MATCHES.values(), ids=MATCHES.keys())
+def test_redirect_uri_matches_exactly_or_on_another_loopback_port(uri: str, registered: str) -> None:
+    assert redirect_uri_matches(uri, registered)
+
+
+@pytest.mark.parametrize(("uri", "registered"), MISMATCHES.values(), ids=MISMATCHES.keys())
+def test_redirect_uri_differing_in_anything_else_does_not_match(uri: str, registered: str) -> None:
+    assert not redirect_uri_matches(uri, registered)
+
+
+def test_a_case_only_difference_is_recognised_for_the_error_page() -> None:
+    assert matches_but_for_case("HTTP://127.0.0.1:4000/", ["http://127.0.0.1:33418/"])
+    assert not matches_but_for_case("https://evil.example/", ["http://127.0.0.1:33418/"])
+
+
+@given(
+    st.text(max_size=40),
+    st.sampled_from([*VSCODE_REGISTRATION["redirect_uris"], *CURSOR_REGISTRATION["redirect_uris"]]),
+)
+def test_a_match_is_the_registration_with_at_most_a_loopback_port_changed(uri: str, registered: str) -> None:
+    if redirect_uri_matches(uri, registered):
+        requested, allowed = urlsplit(uri), urlsplit(registered)
+        assert uri == registered or (
+            uri.startswith("http://")
+            and requested.hostname == allowed.hostname in LOOPBACK_HOSTS
+            and (requested.path, requested.query) == (allowed.path, allowed.query)
+        )
 
 
 # Property-based: random text, and text shaped like a URI so the interesting branches run.
