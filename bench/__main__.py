@@ -1,6 +1,6 @@
 """``bench/run``: throughput, latency and server CPU per request of mcpdemo (and the seed).
 
-See the README's "Benchmark" section. Not part of the test suite.
+See bench/README.md. Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -501,13 +501,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--scenarios", default="", help=f"comma list of scenarios (default all: {','.join(ALL_SCENARIOS)})"
     )
-    parser.add_argument("--seed-source", default=str(ROOT.parent / "shared" / "seed-baseline"))
+    parser.add_argument(
+        "--seed-source",
+        help="a checkout of the seed baseline (its server.ts and package files); required with --seed",
+    )
     parser.add_argument(
         "--seed-dir",
         default=str(Path(tempfile.gettempdir()) / "seed-bench"),
         help="where the seed is copied and npm-installed",
     )
-    parser.add_argument("--output", default=str(ROOT / "bench" / "results.md"), help="Markdown report file")
+    parser.add_argument(
+        "--output",
+        default=str(Path(tempfile.gettempdir()) / "mcpdemo-bench-results.md"),
+        help="Markdown report file, rewritten on every run (bench/results.md is the curated history)",
+    )
     parser.add_argument(
         "--server-env",
         action="append",
@@ -522,6 +529,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         parser.error("connections must be 1–1000, duration 0–600 s, runs 1–20")
     if not 1 <= args.sessions <= 100_000 or not 0 < args.warmup <= 60 or not 0 <= args.retries <= 5:
         parser.error("sessions must be 1–100000, warm-up 0–60 s, retries 0–5")
+    if args.seed and not args.seed_source:
+        parser.error("--seed needs --seed-source PATH: a checkout of the seed baseline (not part of this repository)")
     unknown = set(filter(None, args.scenarios.split(","))) - set(ALL_SCENARIOS)
     if unknown:
         parser.error(f"unknown scenarios {sorted(unknown)}")

@@ -24,7 +24,7 @@ SLUG_TEXT = "Héllo Wörld benchmark"
 SLUG = "hello-world-benchmark"
 ACCEPT_MCP = "application/json, text/event-stream"
 
-# What VS Code registers (see tests/oauth.py), with one loopback redirect URI.
+# What VS Code registers (see tests/support/oauth.py), with one loopback redirect URI.
 OUR_REGISTRATION = {
     "client_name": "Visual Studio Code",
     "client_uri": "https://code.visualstudio.com",

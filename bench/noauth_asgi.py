@@ -14,22 +14,26 @@ from mcp.server.auth.provider import AccessToken as MCPAccessToken
 
 from mcpdemo.asgi import application  # noqa: F401  (re-exported for uvicorn; sets Django up)
 
-# Imported only now: mcpapp.asgi needs Django set up (mcpdemo.asgi has loaded it already).
-mcp_asgi = importlib.import_module("mcpapp.asgi")
-if not hasattr(mcp_asgi, "verify_token"):
-    raise RuntimeError("mcpapp.asgi.verify_token is gone: update bench/noauth_asgi.py")
+# Imported only now: mcpapp.auth needs Django set up (mcpdemo.asgi has loaded it already).
+auth = importlib.import_module("mcpapp.auth")
+DOTTokenVerifier, Verdict = auth.DOTTokenVerifier, auth.Verdict
+
+if not callable(getattr(DOTTokenVerifier, "check", None)):
+    raise RuntimeError("mcpapp.auth.DOTTokenVerifier.check is gone: update bench/noauth_asgi.py")
 
 
-async def _accept_any_token(token: str, resource: str, issuer: str) -> MCPAccessToken:
-    return MCPAccessToken(
-        token=token,
-        client_id="bench-no-auth",
-        scopes=["mcp"],
-        expires_at=int(time.time()) + 3600,
-        resource=resource,
-        subject="1",
-        claims={"iss": issuer, "username": "bench"},
+async def _accept_any_token(self: auth.DOTTokenVerifier, token: str) -> auth.Verdict:
+    return Verdict(
+        MCPAccessToken(
+            token=token,
+            client_id="bench-no-auth",
+            scopes=["mcp"],
+            expires_at=int(time.time()) + 3600,
+            resource=self.resource,
+            subject="1",
+            claims={"iss": self.issuer, "username": "bench"},
+        )
     )
 
 
-mcp_asgi.verify_token = _accept_any_token
+DOTTokenVerifier.check = _accept_any_token

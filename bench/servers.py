@@ -191,6 +191,7 @@ class OurDeployment:
         env.update(
             {
                 "DJANGO_SETTINGS_MODULE": "bench.settings",
+                "MCPDEMO_ENV_FILE": "",  # the environment only, never the checkout's development .env
                 "BENCH_STATIC_ROOT": str(self.workdir / "static"),
                 "DJANGO_DEBUG": "0",
                 "DJANGO_SECRET_KEY": "bench-" + secrets.token_hex(24),

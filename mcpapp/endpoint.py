@@ -26,7 +26,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
@@ -53,6 +53,7 @@ from .auth import DOTTokenVerifier, Verdict
 from .conf import conf
 from .server import answers_at_once, configured_tools, create_mcp_server
 from .transport import single_exchange
+from .transport.concise_errors import concise_errors
 from .transport.response_state import ResponseState
 
 MCP_PATHS = frozenset({MCP_PATH, MCP_PATH + "/"})
@@ -72,7 +73,7 @@ OUTAGE_LOG_INTERVAL_SECONDS = 30.0
 logger = logging.getLogger(__name__)
 
 
-async def send_json(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] = ()) -> None:
+async def send_json(send: Send, status: int, body: dict[str, Any], headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
     payload = json.dumps(body).encode()
     await send(
         {
@@ -262,7 +263,7 @@ class MCPEndpoint:
             and (version is None or version in HANDSHAKE_PROTOCOL_VERSIONS)
         ):
             serve = self._serve_stateless_post
-        await self._serve_while_authorized(serve, scope, receive, send, verifier, token)
+        await self._serve_while_authorized(serve, scope, receive, concise_errors(send), verifier, token)
 
     async def _serve_stateless_post(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A request answered at once goes to the server's runner directly; anything else to the SDK's manager."""

@@ -27,7 +27,9 @@ def make_slug(text: str, separator: str = "-", max_length: int | None = None) ->
 
     ``max_length`` cuts back to the last whole word (a first word longer than that is cut hard).
     """
-    slug = python_slugify(text, separator=separator)
+    # The backend named, not "auto": auto first tries to import the optional Unidecode, a failed
+    # import (a filesystem search) on every call with non-ASCII text.
+    slug = python_slugify(text, separator=separator, backend="text-unidecode")
     if max_length is not None and len(slug) > max_length:
         cut = slug[:max_length]
         inside_word = separator and not slug[max_length:].startswith(separator)
@@ -80,10 +82,10 @@ async def countdown(
 SLUGIFY = Tool.from_function(
     slugify,
     title="Slugify",
-    annotations=ToolAnnotations(readOnlyHint=True, idempotentHint=True, openWorldHint=False),
+    annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
 )
 COUNTDOWN = Tool.from_function(
     countdown,
     title="Countdown",
-    annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=False),
+    annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False),
 )

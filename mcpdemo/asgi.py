@@ -27,7 +27,8 @@ from starlette.types import Receive, Scope, Send  # noqa: E402
 
 from mcpapp.endpoint import MCP_PATHS, MCPEndpoint, build_mcp_endpoint  # noqa: E402
 
-django_application = WSGIMiddleware(wsgi_application, workers=settings.MCPDEMO_DJANGO_THREADS)
+# django-stubs types WSGIHandler's answer as HttpResponseBase, which is the iterable of bytes WSGI wants.
+django_application = WSGIMiddleware(wsgi_application, workers=settings.MCPDEMO_DJANGO_THREADS)  # type: ignore[arg-type]
 
 
 class Router:

@@ -1,8 +1,10 @@
 """Settings for mcpdemo, read from the environment in this one place.
 
-Every knob is an environment variable; the README's "Configuration" table lists them.
-Development runs with ``DJANGO_DEBUG=1`` (the quick-start script sets it); production
-leaves it off, which makes ``DJANGO_SECRET_KEY`` and ``MCPDEMO_PUBLIC_URL`` mandatory.
+Every knob is an environment variable; docs/configuration.md lists them. In a checkout,
+``scripts/install`` writes a git-ignored ``.env`` (``DJANGO_DEBUG=1`` and a generated secret
+key) that fills in what the environment leaves unset, so plain ``manage.py`` works there.
+Production leaves debug off, which makes ``DJANGO_SECRET_KEY`` and ``MCPDEMO_PUBLIC_URL``
+mandatory.
 """
 
 from __future__ import annotations
@@ -13,10 +15,17 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 from oauthapp.tokens import AUTH_METHODS, GRANT_TYPES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# MCPDEMO_ENV_FILE names another file, or is empty for none (the test suite and
+# scripts/run-production); real environment variables always win over the file.
+ENV_FILE = os.environ.get("MCPDEMO_ENV_FILE", str(BASE_DIR / ".env")).strip()
+if ENV_FILE:
+    load_dotenv(ENV_FILE, override=False)
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -59,8 +68,9 @@ elif not DEBUG:
 
 _loopback_hosts = ["127.0.0.1", "localhost", "[::1]"]
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", _loopback_hosts if DEBUG else [])
-if MCPDEMO_PUBLIC_URL and urlsplit(MCPDEMO_PUBLIC_URL).hostname not in ALLOWED_HOSTS:
-    ALLOWED_HOSTS.append(urlsplit(MCPDEMO_PUBLIC_URL).hostname)
+_public_host = urlsplit(MCPDEMO_PUBLIC_URL).hostname
+if _public_host and _public_host not in ALLOWED_HOSTS:
+    ALLOWED_HOSTS.append(_public_host)
 
 # Browser origins allowed to call /mcp besides our own (e.g. MCP Inspector's
 # http://localhost:6274). Requests without an Origin header (native clients) always pass.
@@ -77,6 +87,10 @@ MCPDEMO_MCP_STATELESS = env_bool("MCPDEMO_MCP_STATELESS", False)
 
 # The MCP tools, as import paths of mcp Tool objects or functions (comma-separated).
 MCPDEMO_MCP_TOOLS = env_list("MCPDEMO_MCP_TOOLS", ["mcpapp.tools.SLUGIFY", "mcpapp.tools.COUNTDOWN"])
+
+# Callables extend(server) run on the MCPServer after the tools, to add resources,
+# prompts, completions and more (import paths, comma-separated; none by default).
+MCPDEMO_MCP_EXTENSIONS = env_list("MCPDEMO_MCP_EXTENSIONS")
 
 # Threads per process that run Django (OAuth endpoints, pages, admin); each keeps its
 # database connection for DATABASE_CONN_MAX_AGE seconds. Advanced tuning.
@@ -96,6 +110,7 @@ INSTALLED_APPS = [
     "oauth2_provider",
     "csp",
     "corsheaders",
+    "mcpdemo.apps.MCPDemoConfig",  # the deployment's system checks
 ]
 
 MIDDLEWARE = [
@@ -201,19 +216,19 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT") or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": (
-            "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        )
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "mcpdemo.staticfiles.StaticFilesStorage"
     },
 }
-WHITENOISE_USE_FINDERS = DEBUG
+# Also serve the source directories, so pages keep their styles with debug off before
+# collectstatic (check mcpdemo.W001 warns); collected, hashed files are served first.
+WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # OAuth and MCP endpoints have fixed paths without a trailing slash; browser pages

@@ -4,7 +4,8 @@ DOT requires a document to declare exactly one non-refresh grant. VS Code's own
 document also lists the device-code grant, which we do not offer; per the CIMD
 draft the server uses what it supports and ignores the rest. Everything else of
 DOT's fetcher stays: https only, public addresses only (pinned), no redirects,
-size and time limits, back-off on failure.
+size and time limits, back-off on failure. The client's name is cleaned like a
+self-registered one's.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from oauth2_provider.cimd import CIMDError, SafeMetadataFetcher
 
+from . import display
 from .tokens import GRANT_TYPES
 
 
@@ -25,4 +27,7 @@ class MCPMetadataFetcher(SafeMetadataFetcher):
             if "authorization_code" not in supported:
                 raise CIMDError("client metadata does not offer the authorization_code grant")
             metadata = {**metadata, "grant_types": supported}
+        if isinstance(metadata.get("client_name"), str):
+            # Shown to people: no bidi overrides or invisible characters (oauthapp.display).
+            metadata = {**metadata, "client_name": display.clean_text(metadata["client_name"])}
         return metadata, max_age

@@ -29,7 +29,7 @@ def _answer(request: HttpRequest, status: int, error: str, description: str, tem
         response["Cache-Control"] = "no-store"
     else:
         try:
-            body = render_to_string(template, {"request": request}, request=request)
+            body: str = render_to_string(template, {"request": request}, request=request)
         except Exception:  # noqa: BLE001 - the template may need the database that just failed
             body = f"<!doctype html><title>{status}</title><h1>{description}</h1>"
         response = HttpResponse(body, status=status)

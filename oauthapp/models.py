@@ -8,6 +8,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider.models import AbstractApplication, ApplicationManager
 
+from . import display
 from .redirect_uris import private_use_schemes, redirect_uri_matches, redirect_uri_problem
 
 
@@ -45,6 +46,10 @@ class Application(AbstractApplication):
 
     def natural_key(self) -> tuple[str]:
         return (self.client_id,)
+
+    def __str__(self) -> str:
+        # The admin puts this in titles, breadcrumbs and labels: cleaned, short, told apart by ID.
+        return display.client_label(self, display.DISPLAY_LENGTH)
 
     @property
     def is_blocked(self) -> bool:
@@ -94,6 +99,8 @@ class Consent(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "application"], name="one_consent_per_user_client")]
+        verbose_name = _("connection")  # what people call it (Connected apps)
+        verbose_name_plural = _("connections")
 
     def __str__(self) -> str:
         return f"{self.user} → {self.application}"
@@ -110,10 +117,15 @@ class AuditEvent(models.Model):
         TOKEN_REFRESHED = "token_refreshed", _("token refreshed")
         TOKEN_REVOKED = "token_revoked", _("token revoked")
         REFRESH_REUSE_DETECTED = "refresh_reuse_detected", _("refresh token reuse detected")
+        # A revoked (not rotated) refresh token came back: the client was signed out, not attacked.
+        REFRESH_REFUSED = "refresh_refused", _("refresh refused")
         CODE_REUSE_DETECTED = "code_reuse_detected", _("authorization code reuse detected")
         CLIENT_BLOCKED = "client_blocked", _("client blocked")
         CLIENT_UNBLOCKED = "client_unblocked", _("client unblocked")
         SIGN_IN_FAILED = "sign_in_failed", _("sign-in failed")
+
+    # Kinds that mean someone replayed a credential: the admin makes them stand out.
+    ALARMS = frozenset({Kind.REFRESH_REUSE_DETECTED, Kind.CODE_REUSE_DETECTED})
 
     class Actor(models.TextChoices):
         USER = "user", _("user")

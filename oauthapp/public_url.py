@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.http import HttpRequest
+
+from .conf import conf
 
 MCP_PATH = "/mcp"
 PROTECTED_RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource" + MCP_PATH
@@ -19,7 +20,7 @@ PROTECTED_RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource" + MCP
 
 def origin_for(scheme: str, host: str) -> str:
     """The public origin (no trailing slash) for a request with this scheme and Host."""
-    return settings.MCPDEMO_PUBLIC_URL or f"{scheme}://{host}"
+    return conf.PUBLIC_URL or f"{scheme}://{host}"
 
 
 def public_origin(request: HttpRequest) -> str:

@@ -123,6 +123,21 @@ def display_host(uri: str) -> str:
     return parts.netloc or f"{parts.scheme}:"
 
 
+def describe_redirect(uri: str) -> str:
+    """Where a redirect URI sends people, in plain words: "an app on this computer (port 33418)", a domain."""
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if scheme in ("http", "https") and parts.hostname in LOOPBACK_HOSTS:
+        return f"an app on this computer (port {port})" if port else "an app on this computer"
+    if scheme in ("http", "https"):
+        return f"the website {parts.hostname}"
+    return f"the app on this device that opens {scheme}: links"
+
+
 def with_issuer(uri: str, issuer: str) -> str:
     """``uri`` with exactly one RFC 9207 ``iss`` query parameter, ``issuer`` (code-flow responses use the query)."""
     parts = urlsplit(uri)

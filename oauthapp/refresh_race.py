@@ -7,6 +7,11 @@ answer to the first refresh is kept for ``MCPDEMO_REFRESH_RACE_SECONDS``, encryp
 under a key derived from the old refresh token (itself stored only as a checksum),
 and a repeat within that window gets the same answer. A repeat after the window
 is a replay, and DOT's reuse protection revokes the family.
+
+Only a *rotated* token coming back is a replay (whoever holds its successor is not the
+one presenting it). A token revoked without a successor (Disconnect, an administrator's
+revoke, a blocked client, RFC 7009) is the client not yet knowing it was signed out: its
+next refresh is logged as ``refresh_refused`` with the reason, not as an attack.
 """
 
 from __future__ import annotations
@@ -21,10 +26,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
+from django.db import models
+from django.http import HttpRequest
 from django.utils import timezone
 from oauth2_provider.models import get_refresh_token_model
 
-from .models import RefreshReplay
+from . import audit
+from .conf import conf
+from .models import AuditEvent, RefreshReplay
 from .tokens import checksum
 
 
@@ -75,6 +84,67 @@ def remember(refresh_token: str, client_id: str, body: bytes) -> None:
         refresh_token_checksum=checksum(refresh_token),
         defaults={
             "ciphertext": seal(refresh_token, client_id, body),
-            "expires": timezone.now() + timedelta(seconds=settings.MCPDEMO_REFRESH_RACE_SECONDS),
+            "expires": timezone.now() + timedelta(seconds=conf.REFRESH_RACE_SECONDS),
         },
     )
+
+
+REASON_WINDOW = timedelta(minutes=1)
+
+
+def was_rotated(row: Any) -> bool:
+    """Whether a refresh token was replaced by a later one of its family (rotation), not just revoked."""
+    if not row.token_family:
+        return False
+    return get_refresh_token_model().objects.filter(token_family=row.token_family, pk__gt=row.pk).exists()
+
+
+def revocation_reason(row: Any) -> str:
+    """Why a refresh token was revoked, in words, from the latest revocation the audit log holds."""
+    application = row.application
+    if application is not None and application.is_blocked:
+        return "client blocked"
+    event = (
+        # Some paths record the event just before revoking: allow for that.
+        AuditEvent.objects.filter(
+            application=application,
+            kind=audit.Kind.TOKEN_REVOKED,
+            created__gte=row.revoked - REASON_WINDOW,
+        )
+        .filter(models.Q(user=row.user) | models.Q(user__isnull=True))
+        .order_by("created")
+        .first()
+        if row.revoked
+        else None
+    )
+    if event is None:
+        return "revoked"
+    reasons: dict[str, str] = {
+        AuditEvent.Actor.ADMIN: "revoked by an administrator",
+        AuditEvent.Actor.USER: "disconnected by the user",
+        AuditEvent.Actor.CLIENT: "revoked by the client",
+    }
+    return reasons.get(event.actor, "revoked")
+
+
+def record_refused_refresh(request: HttpRequest, rows: list[Any]) -> None:
+    """Audit a refresh with a revoked token: reuse (an alarm) if it was rotated, else a refusal with the reason."""
+    row = next(row for row in rows if row.revoked)
+    if was_rotated(row):
+        audit.record(
+            audit.Kind.REFRESH_REUSE_DETECTED,
+            actor=audit.Actor.CLIENT,
+            request=request,
+            user=row.user,
+            application=row.application,
+            action="a rotated refresh token was presented again; its family is revoked",
+        )
+    else:
+        audit.record(
+            audit.Kind.REFRESH_REFUSED,
+            actor=audit.Actor.CLIENT,
+            request=request,
+            user=row.user,
+            application=row.application,
+            reason=revocation_reason(row),
+        )

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
@@ -24,7 +23,8 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.utils import parse_bearer_token
 
-from . import audit
+from . import audit, display
+from .conf import conf
 from .redirect_uris import display_host, redirect_uri_problem
 from .tokens import AUTH_METHODS, GRANT_TYPES, checksum
 
@@ -116,11 +116,11 @@ def _check_optional_fields(data: dict[str, Any]) -> dict[str, Any]:
         scope = data["scope"]
         if not isinstance(scope, str):
             raise _metadata_error("scope must be a space-separated string")
-        known = set(settings.OAUTH2_PROVIDER["SCOPES"])
+        known = set(oauth2_settings.SCOPES)
         unknown = sorted(set(scope.split()) - known)
         if unknown:
             raise _metadata_error(f"unknown scope {' '.join(unknown)!r}; supported: {' '.join(sorted(known))}")
-        stored["scope"] = " ".join(scope.split()) or settings.MCP_SCOPE
+        stored["scope"] = " ".join(scope.split()) or conf.SCOPE
     if "application_type" in data:
         if data["application_type"] not in ("web", "native"):
             raise _metadata_error('application_type must be "web" or "native"')
@@ -177,7 +177,7 @@ def registration_response(
         "grant_types": list(GRANT_TYPES),
         "response_types": ["code"],
         "token_endpoint_auth_method": registration.token_endpoint_auth_method,
-        "scope": registration.metadata.get("scope", settings.MCP_SCOPE),
+        "scope": registration.metadata.get("scope", conf.SCOPE),
         "registration_access_token": registration_token,
         "registration_client_uri": request.build_absolute_uri(
             reverse("oauth2_provider:dcr-register-management", kwargs={"client_id": application.client_id})
@@ -198,7 +198,7 @@ def registration_allowed(request: HttpRequest) -> bool:
 def _application_fields(registration: ClientRegistration) -> dict[str, Any]:
     Application = get_application_model()
     return {
-        "name": registration.metadata.get("client_name", ""),
+        "name": display.clean_text(registration.metadata.get("client_name", "")),
         "redirect_uris": " ".join(registration.redirect_uris),
         "client_metadata": registration.metadata,
         "authorization_grant_type": Application.GRANT_AUTHORIZATION_CODE,

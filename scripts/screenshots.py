@@ -1,9 +1,10 @@
 """Refresh the README's screenshots: .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
 
-Starts a real server on a fresh database, registers a few well-known MCP clients, signs
-them in, blocks one, and photographs the home page, the consent page, Connected apps and
-the admin's application list with headless Chromium (Debian's /usr/bin/chromium), on a
-desktop and on a phone-sized window.
+Starts a real server on a fresh database, registers a few well-known MCP clients (and two
+that share a name, and one with a long name), signs them in, blocks one, and photographs
+the home page, the consent page, Connected apps, an error page and the admin (applications,
+one application's page, connections, the audit log) with headless Chromium (Debian's
+/usr/bin/chromium): on a desktop (1280x800), on a phone (390x844) and on a desktop in dark mode.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ def populate(server: LiveServer) -> str:
     connect(server, vscode, "http://127.0.0.1:33418/")
     use(server, connect(server, register(server, CLAUDE_REGISTRATION), "https://claude.ai/api/mcp/auth_callback"))
     register(server, INSPECTOR_REGISTRATION)
+    register(server, VSCODE_REGISTRATION)  # a second "Visual Studio Code": the admin tells them apart
+    register(server, {**VSCODE_REGISTRATION, "client_name": "Helpful assistant for every task " * 7})
     cursor = register(server, CURSOR_REGISTRATION)
     block = (
         "from django.utils import timezone; from oauthapp.models import Application; "
@@ -82,20 +85,27 @@ def populate(server: LiveServer) -> str:
 
 def photograph(server: LiveServer, consent_url: str, out: Path) -> list[Path]:
     shots: list[Path] = []
-    for device, viewport, scale in [("desktop", DESKTOP, 1), ("phone", PHONE, 2)]:
-        with chromium(viewport, device_scale_factor=scale) as browser:
+    variants = [("desktop", DESKTOP, 1, "light"), ("phone", PHONE, 2, "light"), ("dark", DESKTOP, 1, "dark")]
+    for variant, viewport, scale, scheme in variants:
+        with chromium(viewport, device_scale_factor=scale, color_scheme=scheme) as browser:
             page = browser.new_page()
             page.goto(server.url + "/accounts/login/")
             sign_in(page, USERNAME, PASSWORD)
+            page.goto(server.url + "/admin/oauthapp/application/?q=Visual+Studio+Code")
+            application_page = server.url + page.locator("#result_list tbody tr a").last.get_attribute("href")
             for name, url in [
                 ("home", server.url + "/"),
                 ("consent", consent_url),
                 ("connected-apps", server.url + "/connected-apps/"),
+                ("error", server.url + "/authorize?response_type=code&client_id=no-such-client"),
                 ("admin-applications", server.url + "/admin/oauthapp/application/"),
+                ("admin-application", application_page),
+                ("admin-connections", server.url + "/admin/oauthapp/consent/"),
+                ("admin-audit", server.url + "/admin/oauthapp/auditevent/"),
             ]:
                 page.goto(url)
                 page.wait_for_load_state("networkidle")
-                path = out / f"{name}-{device}.png"
+                path = out / f"{name}-{variant}.png"
                 page.screenshot(path=str(path), full_page=True)
                 shots.append(path)
     return shots

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -9,6 +10,24 @@ from django.test import Client
 from oauthapp import consents
 from tests.support.mcp import tokens_for
 from tests.support.oauth import PASSWORD, CodeRequest, exchange_code, obtain_code, register
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """pytest-django's test database, and at the end no connection left that keeps it from being dropped.
+
+    The token lookup threads keep their connections between reads (by design), so on PostgreSQL
+    the test database is still in use when pytest-django drops it.
+    """
+    yield
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
 
 @pytest.fixture(autouse=True)

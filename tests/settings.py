@@ -6,6 +6,8 @@ production hasher list is checked on its own in ``tests/unit/mcpdemo/test_settin
 
 from __future__ import annotations
 
+import os
+
 from mcpdemo.settings import *  # noqa: F403
 from mcpdemo.settings import BASE_DIR, DATABASES
 
@@ -18,4 +20,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, as in production (WAL, and the token lookup's own reader on the event loop);
     # Django's default test database is in memory, private to each connection.
     (BASE_DIR / "var").mkdir(exist_ok=True)
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test.sqlite3")}
+    # One file per pytest-xdist worker (pytest-django gives PostgreSQL's test databases a suffix itself).
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test{'-' + worker if worker else ''}.sqlite3")}

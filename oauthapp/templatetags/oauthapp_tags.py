@@ -1,4 +1,5 @@
-"""Template helpers for the browser pages: how far a client can be trusted, scopes in words."""
+"""Template helpers for the browser pages: how far a client can be trusted, scopes in words,
+client-supplied names cleaned and shortened (:mod:`oauthapp.display`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django import template
+from django.utils import timezone
+from django.utils.timesince import timesince
 from oauth2_provider.scopes import get_scopes_backend
+
+from .. import display
 
 register = template.Library()
 
@@ -29,3 +34,31 @@ def scope_words(scope: str) -> list[str]:
     """``"mcp"`` → ``["Use this server's MCP tools on your behalf"]`` (unknown scopes as they are)."""
     described = get_scopes_backend().get_all_scopes()
     return [described.get(name, name) for name in scope.split()]
+
+
+@register.filter
+def client_name(application: Any) -> str:
+    """The client's name without bidi or invisible characters ("" when it gave none)."""
+    return display.client_name(application)
+
+
+@register.filter
+def shortened(text: str, limit: int = display.DISPLAY_LENGTH) -> str:
+    """``text`` cut to ``limit`` characters with "…" (pages show the full text on request)."""
+    return display.shorten(str(text or ""), int(limit))
+
+
+@register.filter
+def clean(text: str) -> str:
+    """Client-supplied text without bidi, control or invisible characters."""
+    return display.clean_text(text)
+
+
+@register.filter
+def ago(moment: Any) -> str:
+    """ "just now" within the minute (never "0 minutes ago"), else "3 hours ago"."""
+    if not moment:
+        return ""
+    if (timezone.now() - moment).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(moment)} ago"

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Model
+from django.db.models import Field, Model
 from oauth2_provider.models import AbstractAccessToken, get_access_token_model, get_application_model
 
 from ..tokens import checksum
@@ -109,7 +109,9 @@ def token_query(alias: str = DEFAULT_DB_ALIAS) -> TokenQuery:
         columns += [f"{table_alias}.{quote(field.column)}" for field in fields]
 
     def column(model: type[Model], table_alias: str, name: str) -> str:
-        return f"{table_alias}.{quote(model._meta.get_field(name).column)}"
+        field = model._meta.get_field(name)
+        assert isinstance(field, Field) and field.column  # a concrete column, not a reverse relation
+        return f"{table_alias}.{quote(field.column)}"
 
     # Only names from the models' metadata go into the text; the checksum is a parameter.
     sql = (

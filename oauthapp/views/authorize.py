@@ -11,12 +11,14 @@ from django.http import HttpRequest, HttpResponse
 from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.models import get_application_model
+from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 
-from .. import audit, consent_requests, consents, public_url
+from .. import audit, consent_requests, consents, error_pages, public_url
 from ..csp import allow_form_action_scheme
 from ..parameters import repeated_description, repeated_parameter
-from ..redirect_uris import display_host, with_issuer
+from ..redirect_uris import describe_redirect, display_host, with_issuer
+from ..tools_summary import tool_summaries
 
 # RFC 7636 §4.2: S256 challenges are BASE64URL(SHA256(verifier)) = 43 unreserved chars.
 _S256_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
@@ -61,7 +63,7 @@ class AuthorizationView(dot_views.AuthorizationView):
         elif not _S256_CHALLENGE.match(query.get("code_challenge", "")):
             problem = ("invalid_request", "code_challenge must be 43 base64url characters (RFC 7636)")
         query.setlist("resource", [resource])
-        request.GET = query
+        request.GET = query  # type: ignore[assignment]  # Django lets a view replace GET; the stubs call it immutable
         if problem:
             return self._refuse(request, *problem)
         response = super().get(request, *args, **kwargs)
@@ -100,7 +102,15 @@ class AuthorizationView(dot_views.AuthorizationView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["redirect_host"] = display_host(context.get("redirect_uri") or "")
+        redirect_uri = context.get("redirect_uri") or ""
+        context["redirect_host"] = display_host(redirect_uri)
+        context["redirect_words"] = describe_redirect(redirect_uri) if redirect_uri else ""
+        context["service_host"] = self.request.get_host()
+        context["tools"] = tool_summaries()
+        # DOT counts a refresh token's lifetime from its access token's expiry.
+        idle = oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS
+        idle_from_issue = idle + oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS if idle else 0
+        context["idle_days"] = round(idle_from_issue / 86400) if idle else None
         return context
 
     def create_authorization_response(self, request: HttpRequest, scopes: str, credentials: dict, allow: bool) -> Any:
@@ -128,10 +138,14 @@ class AuthorizationView(dot_views.AuthorizationView):
 
     def error_response(self, error: OAuthToolkitError, application: Any, **kwargs: Any) -> HttpResponse:
         response = super().error_response(error, application, **kwargs)
-        if getattr(response, "context_data", None) is not None and self._client_is_blocked():
+        if getattr(response, "context_data", None) is None:
+            return response  # a redirect back to the client
+        if self._client_is_blocked():
             # DOT reports a blocked client as unknown; tell the person what happened.
             response.context_data["client_blocked"] = True
             response.status_code = 403
+        else:
+            response.context_data["explanation"] = error_pages.explain(self.request, error.oauthlib_error)
         return response
 
     def _client_is_blocked(self) -> bool:

@@ -23,7 +23,7 @@ class ConnectedAppsView(LoginRequiredMixin, ListView):
 
     def get_queryset(self) -> QuerySet[Consent]:
         return (
-            Consent.objects.filter(user=self.request.user).select_related("application").order_by("-last_authorized_at")
+            Consent.objects.filter(user=self.request.user)  # type: ignore[misc]  # signed in (LoginRequiredMixin).select_related("application").order_by("-last_authorized_at")
         )
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:

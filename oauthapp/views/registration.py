@@ -6,7 +6,7 @@ Thin HTTP layer over :mod:`oauthapp.registration`; every error is RFC 7591 JSON.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -17,6 +17,7 @@ from oauth2_provider.compat import login_not_required
 from oauth2_provider.models import get_access_token_model
 from oauth2_provider.settings import oauth2_settings
 
+from ..endpoint_pages import BrowserPageOnGet
 from ..registration import (
     ClientRegistration,
     RegistrationError,
@@ -69,13 +70,14 @@ class RegistrationEndpoint(View):
         if not oauth2_settings.DCR_ENABLED:
             return oauth_error("not_found", "registration is not offered here", 404)
         try:
-            return no_store(super().dispatch(request, *args, **kwargs))
+            return no_store(cast(HttpResponse, super().dispatch(request, *args, **kwargs)))  # DOT answers JSON
         except RegistrationError as exc:
             return oauth_error(exc.error, exc.description, exc.status)
 
 
-class RegistrationView(RegistrationEndpoint):
+class RegistrationView(BrowserPageOnGet, RegistrationEndpoint):
     http_method_names = ["post", "options"]
+    endpoint_purpose = "register"
 
     def post(self, request: HttpRequest) -> HttpResponse:
         if _too_large(request):

@@ -14,6 +14,7 @@ from oauth2_provider import views as dot_views
 from oauth2_provider.models import get_application_model
 
 from .. import audit, public_url, refresh_race
+from ..endpoint_pages import BrowserPageOnGet
 from ..parameters import repeated_description, repeated_parameter
 from ..responses import client_auth_challenge, no_store, oauth_error
 from ..tokens import GRANT_TYPES, REFRESH_TOKEN
@@ -43,7 +44,7 @@ def client_id_of(request: HttpRequest) -> str:
 
 
 @method_decorator(sensitive_post_parameters(*OAUTH_SECRET_PARAMETERS), name="dispatch")
-class TokenView(dot_views.TokenView):
+class TokenView(BrowserPageOnGet, dot_views.TokenView):
     """DOT's token endpoint, limited to the grants an MCP client uses.
 
     - ``resource`` follows the rule of /authorize (:func:`oauthapp.public_url.same_resource`).
@@ -52,10 +53,13 @@ class TokenView(dot_views.TokenView):
     - One transaction per request: a lost race leaves nothing half-written, and the
       grant or refresh-token row locked first makes concurrent requests queue.
     - A refresh repeated within seconds gets the first answer again
-      (:mod:`oauthapp.refresh_race`); later it is a replay and revokes the family.
+      (:mod:`oauthapp.refresh_race`); later it is a replay and revokes the family. A token
+      an administrator, the user or the client revoked is refused, and logged as such.
     - Secrets are masked in error reports; every answer is JSON that no cache keeps.
     - A failed client authentication (401) challenges for Basic, not Bearer (RFC 6749 §5.2).
     """
+
+    endpoint_purpose = "token"
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         repeated = repeated_parameter(request.GET, request.POST)
@@ -87,14 +91,7 @@ class TokenView(dot_views.TokenView):
             if refresh_token and response.status_code == 200:
                 refresh_race.remember(refresh_token, client_id, response.content)
             elif refresh_token and any(row.revoked for row in rows):
-                audit.record(
-                    audit.Kind.REFRESH_REUSE_DETECTED,
-                    actor=audit.Actor.CLIENT,
-                    request=request,
-                    user=rows[0].user,
-                    application=rows[0].application,
-                    action="a rotated or revoked refresh token was presented; its family is revoked",
-                )
+                refresh_race.record_refused_refresh(request, rows)
         return no_store(client_auth_challenge(response, public_url.issuer(request)))
 
     def _earlier_answer(self, request: HttpRequest, refresh_token: str, client_id: str) -> bytes | None:

@@ -106,9 +106,10 @@ def test_sign_in_and_allow_lands_on_the_loopback_callback_with_a_code(
     assert "An application asked to connect" in page.inner_text("main")
     sign_in(page, "alice", PASSWORD)
 
-    assert page.inner_text("h1") == "Allow Browser Test Client to use your account?"
-    assert page.inner_text(".redirect-host") == f"127.0.0.1:{callback.port}"
-    assert "unverified" in page.inner_text(".facts")
+    assert page.inner_text("h1") == "An application wants to use your account on mcpdemo"
+    assert page.inner_text(".client-name") == "Browser Test Client"
+    assert page.inner_text(".redirect-words") == f"An app on this computer (port {callback.port})"
+    assert "unverified" in page.inner_text(".client-line")
     assert "Use this server's MCP tools on your behalf" in page.inner_text(".scopes")
     assert "alice" in page.inner_text(".signed-in")
 
@@ -150,7 +151,7 @@ def test_not_you_signs_out_and_returns_to_the_request_as_someone_else(
 
     page.wait_for_selector("#authorizationForm")
     assert "bob" in page.inner_text(".signed-in")
-    assert page.inner_text(".redirect-host") == f"127.0.0.1:{callback.port}"
+    assert page.inner_text(".redirect-host") == f"(127.0.0.1:{callback.port})"
 
 
 def test_consent_page_refuses_to_render_inside_a_frame_of_another_origin(
@@ -189,7 +190,7 @@ def test_a_hostile_client_name_is_shown_as_text_and_never_runs(
 
     consent_page(page, request)
 
-    assert name in page.inner_text("h1")
+    assert page.inner_text(".client-name") == name
     assert page.locator("main img").count() == 0
     assert dialogs == []
 

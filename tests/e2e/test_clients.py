@@ -1,7 +1,7 @@
 """Each real client's exact requests, replayed against a real server process.
 
-Registration bodies, redirect URIs, token and refresh request shapes come from
-../shared/clients.md: VS Code (its loopback port 33418 and a random port), Claude
+Registration bodies, redirect URIs, token and refresh request shapes are those in
+docs/clients.md: VS Code (its loopback port 33418 and a random port), Claude
 (claude.ai's callback), Cursor (three redirect URIs, one private-use), MCP Inspector
 (from a browser origin, so every call is cross-origin) and the mcp SDK (confidential,
 HTTP Basic). Each gets through discovery, registration, sign-in and consent, token,

@@ -40,7 +40,8 @@ def test_consent_page_names_client_redirect_host_scope_and_user(signed_in: Clien
     html = response.content.decode()
     assert "Visual Studio Code" in html
     assert "unverified" in html  # registered itself: nobody vouched for the name
-    assert '<dd class="redirect-host">127.0.0.1:33418</dd>' in html
+    assert "An app on this computer (port 33418)" in html
+    assert "<bdi>127.0.0.1:33418</bdi>" in html
     assert "Use this server&#x27;s MCP tools on your behalf" in html
     assert "alice" in html
     assert 'id="not-you"' in html

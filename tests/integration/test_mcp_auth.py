@@ -28,6 +28,7 @@ from mcpapp.auth import current_user_id
 from mcpapp.endpoint import MCPEndpoint, build_mcp_endpoint
 from mcpapp.server import create_mcp_server
 from mcpdemo.asgi import Router, build_application
+from oauthapp.validator import MCPOAuth2Validator
 from tests.support.mcp import (
     BASE,
     INITIALIZE,
@@ -120,6 +121,33 @@ async def test_token_without_the_mcp_scope_gets_403_insufficient_scope(access_to
     assert 'error="insufficient_scope"' in challenge
     assert 'scope="mcp"' in challenge
     assert RESOURCE_METADATA in challenge
+
+
+class RefusingValidator(MCPOAuth2Validator):
+    """A deployer's validator subclass that refuses every bearer token."""
+
+    def validate_bearer_token(self, token: str, scopes: list[str], request: Any) -> bool:
+        return False
+
+
+@pytest.fixture
+def refusing_validator(settings: Any) -> None:
+    settings.OAUTH2_PROVIDER = {
+        **settings.OAUTH2_PROVIDER,
+        "OAUTH2_VALIDATOR_CLASS": f"{__name__}.RefusingValidator",
+    }
+
+
+@pytest.mark.usefixtures("refusing_validator")
+@pytest.mark.parametrize("era", ["session", "modern"])
+async def test_the_configured_validator_decides_so_a_refusing_subclass_gets_401(access_token: str, era: str) -> None:
+    async with serving() as http:
+        if era == "modern":
+            response = await modern_request(http, "tools/list", {}, access_token)
+        else:
+            response = await post_mcp(http, INITIALIZE, access_token)
+
+    assert_unauthorized(response)
 
 
 @pytest.mark.parametrize(

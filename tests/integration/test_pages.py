@@ -273,7 +273,9 @@ def test_unknown_client_page_explains_and_links_home(signed_in: Client) -> None:
 
     html = response.content.decode()
     assert response.status_code == 400
-    assert "misconfigured or not registered" in html
+    assert "This server does not know the application that sent you here." in html
+    assert "Remove Dynamic Authentication Providers" in html  # VS Code re-registers itself then
+    assert "<code>invalid_request</code>" in html
     assert 'href="/"' in html
 
 
@@ -310,3 +312,20 @@ def test_a_form_without_csrf_token_gets_a_friendly_403(user: Any, settings: Any)
 
     assert response.status_code == 403
     assert "Please try again" in response.content.decode()
+
+
+@pytest.mark.parametrize(("path", "purpose"), [("/token", "access tokens"), ("/register", "register themselves")])
+def test_an_api_endpoint_opened_in_a_browser_explains_itself(client: Client, path: str, purpose: str) -> None:
+    response = client.get(path, HTTP_ACCEPT="text/html,application/xhtml+xml")
+
+    html = response.content.decode()
+    assert response.status_code == 405
+    assert "POST" in response["Allow"]
+    assert "This address is for applications" in html and purpose in html
+
+
+def test_an_api_endpoint_answers_a_client_get_with_a_plain_405(client: Client) -> None:
+    response = client.get("/token", HTTP_ACCEPT="application/json")
+
+    assert response.status_code == 405
+    assert b"This address" not in response.content

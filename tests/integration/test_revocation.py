@@ -70,7 +70,7 @@ def revoke_by_admin(tokens: dict[str, Any], user: Any) -> None:
     application = Consent.objects.get(user=user).application
     response = admin.post(
         "/admin/oauthapp/application/",
-        {"action": "revoke_all_tokens", "_selected_action": [application.pk]},
+        {"action": "revoke_all_tokens", "_selected_action": [application.pk], "post": "yes"},  # confirmed
     )
     assert response.status_code == 302
 

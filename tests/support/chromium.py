@@ -32,13 +32,15 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-DESKTOP = {"width": 1280, "height": 860}
+DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 
 @contextmanager
-def chromium(viewport: dict[str, int] = DESKTOP, device_scale_factor: float = 1) -> Iterator[BrowserContext]:
-    """A fresh headless browser with its own temporary profile (``--user-data-dir``)."""
+def chromium(
+    viewport: dict[str, int] = DESKTOP, device_scale_factor: float = 1, color_scheme: str = "light"
+) -> Iterator[BrowserContext]:
+    """A fresh headless browser with its own temporary profile (``--user-data-dir``), light or dark."""
     with tempfile.TemporaryDirectory(prefix="mcpdemo-chromium-") as profile, sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             profile,
@@ -47,6 +49,7 @@ def chromium(viewport: dict[str, int] = DESKTOP, device_scale_factor: float = 1)
             args=CHROMIUM_FLAGS,
             viewport=viewport,
             device_scale_factor=device_scale_factor,
+            color_scheme=color_scheme,
         )
         try:
             yield context

@@ -115,6 +115,7 @@ def cluster(tmp_path: Path, users: dict[str, str], **extra_env: str) -> Iterator
     with _postgres_database(tmp_path) as database_url:
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "MCPDEMO_"))},
+            "MCPDEMO_ENV_FILE": "",  # production-like: the environment only, never the checkout's .env
             "DJANGO_DEBUG": "0",
             "DJANGO_SECRET_KEY": "cluster-" + secrets.token_hex(32),
             "MCPDEMO_PUBLIC_URL": public_url,

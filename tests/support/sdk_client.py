@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx2
 from mcp import Client
@@ -81,12 +82,13 @@ class OAuthHarness:
             code=self.result["code"], state=self.result.get("state"), iss=self.result.get("iss")
         )
 
-    @contextlib.asynccontextmanager
-    async def client(self, mode: str) -> AsyncIterator[Client]:
-        # The HTTP client is ours to close, also when the OAuth flow fails (an unclosed
-        # socket would surface later as a ResourceWarning in whichever test runs then).
+    @asynccontextmanager
+    async def client(self, mode: str, **options: Any) -> AsyncIterator[Client]:
+        # The SDK leaves a caller-supplied HTTP client open, so the harness closes it, also
+        # when the OAuth flow fails half-way (a denied consent).
+        http = httpx2.AsyncClient(auth=self.provider, timeout=30)
         async with (
-            httpx2.AsyncClient(auth=self.provider, timeout=30) as http,
-            Client(streamable_http_client(self.base_url + "/mcp", http_client=http), mode=mode) as client,
+            http,
+            Client(streamable_http_client(self.base_url + "/mcp", http_client=http), mode=mode, **options) as client,
         ):
             yield client

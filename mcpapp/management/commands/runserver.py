@@ -16,6 +16,9 @@ from django.core.management.commands.runserver import Command as DjangoRunserver
 
 class Command(DjangoRunserver):
     help = "Starts the ASGI development server (uvicorn) with auto-reload."
+    # Set by Django's runserver.handle() from the addrport argument (absent from django-stubs).
+    addr: str
+    port: str
 
     def run(self, **options: Any) -> None:
         if not options["skip_checks"]:

@@ -111,11 +111,18 @@ async def test_a_use_is_recorded_on_a_lookup_thread(tokens: dict[str, Any]) -> N
 
 
 async def test_a_check_during_shutdown_still_answers_without_recording_the_use(tokens: dict[str, Any]) -> None:
+    # Inside the server's lifespan, as /mcp is: PostgreSQL's loop reader is open then, so the
+    # check itself needs no lookup thread (SQLite's needs no opening).
+    async with token_lookup.reading():
+        access, submit = await _check_while_the_lookup_threads_refuse_work(tokens["access_token"])
+
+    assert access is not None
+    submit.assert_called_once()
+
+
+async def _check_while_the_lookup_threads_refuse_work(token: str) -> tuple[Any, mock.MagicMock]:
     with (
         mock.patch.object(auth.token_lookup, "submit", wraps=token_lookup.submit) as submit,
         mock.patch.object(token_lookup._threads, "submit", side_effect=RuntimeError("shut down")),
     ):
-        access = await verifier().verify_token(tokens["access_token"])
-
-    assert access is not None
-    submit.assert_called_once()
+        return await verifier().verify_token(token), submit

@@ -16,14 +16,20 @@ PRODUCTION = {
 
 
 def _run(*args: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "MCPDEMO_", "ALLOWED_HOSTS"))}
+    configuration = ("DJANGO_", "MCPDEMO_", "ALLOWED_HOSTS", "REDIS_URL")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(configuration)}
+    clean["MCPDEMO_ENV_FILE"] = ""  # nor the checkout's development .env
     return subprocess.run(
         [sys.executable, *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=120
     )
 
 
-def test_deploy_check_passes_without_warnings_in_production() -> None:
-    result = _run("manage.py", "check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+def test_deploy_check_passes_without_warnings_in_production(tmp_path) -> None:
+    # Collected static files, and the hosts whose client metadata documents may be fetched.
+    collected = {"DJANGO_STATIC_ROOT": str(tmp_path), "MCPDEMO_CIMD_ALLOWED_HOSTS": "vscode.dev", **PRODUCTION}
+    assert _run("manage.py", "collectstatic", "--noinput", "-v0", **collected).returncode == 0
+
+    result = _run("manage.py", "check", "--deploy", "--fail-level", "WARNING", **collected)
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -120,3 +126,22 @@ def test_the_mcp_sdks_per_request_and_session_id_logs_stay_off_even_at_debug() -
     for level in ("INFO", "DEBUG"):
         result = _run("-c", code, DJANGO_SETTINGS_MODULE="mcpdemo.settings", LOG_LEVEL=level, **PRODUCTION)
         assert result.stdout.strip() == "True", (level, result.stderr)
+
+
+def test_without_collected_static_files_the_deploy_check_says_so(tmp_path) -> None:
+    result = _run("manage.py", "check", "--deploy", DJANGO_STATIC_ROOT=str(tmp_path / "none"), **PRODUCTION)
+
+    assert "mcpdemo.W001" in result.stderr + result.stdout
+
+
+def test_a_development_env_file_fills_in_only_what_the_environment_leaves_unset(tmp_path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("DJANGO_DEBUG=1\nDJANGO_SECRET_KEY=from-the-file\nLOG_LEVEL=WARNING\n")
+    code = "import django; django.setup(); from django.conf import settings as s; "
+    code += "print(s.DEBUG, s.SECRET_KEY, s.LOG_LEVEL)"
+
+    result = _run(
+        "-c", code, DJANGO_SETTINGS_MODULE="mcpdemo.settings", MCPDEMO_ENV_FILE=str(env_file), LOG_LEVEL="ERROR"
+    )
+
+    assert result.stdout.split() == ["True", "from-the-file", "ERROR"], result.stderr

@@ -1,7 +1,7 @@
 """Client ID Metadata Documents: VS Code's and Claude Code's real documents work; bad ones fail safely.
 
-The network fetch is replaced with the documents from ../shared/clients.md (this
-machine has no internet); DOT's SSRF checks in front of the fetch stay real.
+The network fetch is replaced with the clients' published documents (see docs/clients.md;
+the tests have no internet); DOT's SSRF checks in front of the fetch stay real.
 """
 
 from __future__ import annotations
@@ -151,3 +151,20 @@ def test_http_document_urls_are_not_metadata_documents(signed_in: Client) -> Non
 
     assert response.status_code == 400
     fetch.assert_not_called()
+
+
+def test_a_document_client_name_is_stored_without_bidi_or_invisible_characters(signed_in: Client) -> None:
+    document = {**VSCODE_DOCUMENT, "client_name": "Visual\u202e Studio\u200b Code"}
+    with serving(document):
+        page = signed_in.get("/authorize", CodeRequest(VSCODE_ID, redirect_uri="http://127.0.0.1:51234/").params())
+
+    assert page.status_code == 200
+    assert Application.objects.get(client_id=VSCODE_ID).name == "Visual Studio Code"
+
+
+def test_an_unreachable_document_is_explained_with_its_host(signed_in: Client) -> None:
+    with serving():
+        html = signed_in.get("/authorize", CodeRequest(VSCODE_ID).params()).content.decode()
+
+    assert "could not fetch the application’s description from vscode.dev" in html
+    assert "outbound HTTPS to vscode.dev" in html

@@ -6,6 +6,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+import django.db.backends.sqlite3.base  # noqa: F401 (Django's SQLite converters, module-wide, also on a PostgreSQL run)
 import pytest
 from django.db import connection
 

@@ -1,0 +1,18 @@
+"""What the consent page says the MCP tools are: each tool's title and the first line of its description.
+
+The tools are the MCP server's (``MCPDEMO_MCP_TOOLS``, :func:`mcpapp.server.configured_tools`):
+the person allowing a client should read what it will be able to do by name.
+"""
+
+from __future__ import annotations
+
+from mcpapp.server import configured_tools
+
+
+def tool_summaries() -> list[dict[str, str]]:
+    summaries = []
+    for tool in configured_tools():
+        description = (tool.description or "").strip().splitlines()
+        first_line = description[0].replace("`", "") if description else ""  # docstring markup, not for people
+        summaries.append({"name": tool.title or tool.name, "description": first_line})
+    return summaries
