@@ -80,9 +80,9 @@ class AuthorizationView(dot_views.AuthorizationView):
 
     def form_valid(self, form: Any) -> HttpResponse:
         stored = consent_requests.take(self.request, form.cleaned_data["request_id"])
-        self.consent_application = (
-            get_application_model().objects.filter(client_id=stored["client_id"] or "").first() if stored else None
-        )
+        if stored is None:
+            return self._consent_expired()
+        self.consent_application = get_application_model().objects.filter(client_id=stored["client_id"] or "").first()
         if self.consent_application is None:
             return self._consent_expired()
         # DOT's form_valid reads the request from cleaned_data: give it the stored one.
