@@ -4,7 +4,7 @@
 |---|---|---|
 | ``MCPDEMO_PUBLIC_URL`` | ``""`` | the public origin, exactly the OAuth issuer; empty: each request's own origin |
 | ``MCP_SCOPE`` | ``"mcp"`` | the scope a registration gets when it asks for none |
-| ``MCPDEMO_RATE_LIMITS`` | ``DEFAULT_RATE_LIMITS`` | limits per client address (django-ratelimit rates; empty: off) |
+| ``MCPDEMO_RATE_LIMITS`` | ``DEFAULT_RATE_LIMITS`` | sliding-window limits (``N/m``, ``N/10m``…; empty: off) |
 | ``MCPDEMO_REFRESH_RACE_SECONDS`` | ``30`` | a refresh repeated this soon gets the first answer again |
 
 DOT's own settings (``OAUTH2_PROVIDER``: CIMD, DCR, lifetimes) stay DOT's, read through
@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 from django.conf import settings
 
-DEFAULT_RATE_LIMITS = {"register": "30/h", "token": "120/m", "login": "10/m"}
+DEFAULT_RATE_LIMITS = {"register": "30/h", "token": "120/m", "login": "10/m", "login_account": "20/h"}
 
 
 class Settings:

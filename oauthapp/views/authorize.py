@@ -7,11 +7,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django import forms
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.models import get_application_model
+from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 
 from .. import audit, consent_requests, consents, error_pages, public_url
@@ -80,10 +80,10 @@ class AuthorizationView(dot_views.AuthorizationView):
 
     def form_valid(self, form: Any) -> HttpResponse:
         stored = consent_requests.take(self.request, form.cleaned_data["request_id"])
-        self.consent_application = (
-            get_application_model().objects.filter(client_id=stored["client_id"] or "").first() if stored else None
-        )
-        if stored is None or self.consent_application is None:
+        if stored is None:
+            return self._consent_expired()
+        self.consent_application = get_application_model().objects.filter(client_id=stored["client_id"] or "").first()
+        if self.consent_application is None:
             return self._consent_expired()
         # DOT's form_valid reads the request from cleaned_data: give it the stored one.
         form.cleaned_data = {**stored, "allow": form.cleaned_data.get("allow")}
@@ -107,9 +107,10 @@ class AuthorizationView(dot_views.AuthorizationView):
         context["redirect_words"] = describe_redirect(redirect_uri) if redirect_uri else ""
         context["service_host"] = self.request.get_host()
         context["tools"] = tool_summaries()
-        # A refresh token lives this long from its issue (each refresh issues a new one).
-        idle = getattr(settings, "MCPDEMO_REFRESH_TOKEN_SECONDS", None)
-        context["idle_days"] = round(idle / 86400) if idle else None
+        # DOT counts a refresh token's lifetime from its access token's expiry.
+        idle = oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS
+        idle_from_issue = idle + oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS if idle else 0
+        context["idle_days"] = round(idle_from_issue / 86400) if idle else None
         return context
 
     def create_authorization_response(self, request: HttpRequest, scopes: str, credentials: dict, allow: bool) -> Any:

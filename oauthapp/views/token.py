@@ -73,7 +73,7 @@ class TokenView(BrowserPageOnGet, dot_views.TokenView):
             # The rule of /authorize: DOT then compares with the grant's canonical resource.
             body = request.POST.copy()
             body.setlist("resource", [resource])
-            request.POST = body  # type: ignore[assignment]  # django-stubs types POST as immutable; Django allows this
+            request.POST = body  # type: ignore[assignment]  # as request.GET in the authorization view
         grant_type = request.POST.get("grant_type", "")
         if grant_type not in GRANT_TYPES:
             if not grant_type:

@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 from oauth2_provider.models import get_application_model
@@ -98,7 +97,7 @@ def test_the_page_names_the_service_the_account_the_tools_and_how_long(signed_in
     assert '<strong>alice</strong> on <span class="service-host">testserver</span>' in html
     assert "<strong>Slugify</strong> — Turn text into a URL-friendly slug." in html
     assert "<strong>Countdown</strong> — Count down from seconds to zero, one tick per second." in html
-    days = round(settings.MCPDEMO_REFRESH_TOKEN_SECONDS / 86400)
+    days = round((oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS + oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS) / 86400)
     assert "Until you disconnect it under" in html
     assert f"unless it goes unused for {days} days" in html
 

@@ -177,7 +177,7 @@ def test_rates_parse(rate: str, parsed: Rate | None) -> None:
 def test_a_rate_that_does_not_parse_fails_the_system_check(settings: Any) -> None:
     settings.MCPDEMO_RATE_LIMITS = {**LIMITS, "login": "ten a minute"}
 
-    with pytest.raises(SystemCheckError, match="oauthapp.E101"):
+    with pytest.raises(SystemCheckError, match="oauthapp.E001"):
         call_command("check")
 
 
@@ -227,3 +227,23 @@ def test_a_cache_outage_lets_requests_through_and_is_logged_once(
     assert [r.getMessage() for r in caplog.records if r.name == "oauthapp.ratelimit"] == [
         "rate limits not enforced: the cache failed (ConnectionError); requests are let through"
     ]
+
+
+def test_the_429_page_offers_to_sign_in_again_keeping_the_pending_request(client: Client) -> None:
+    pending = "/authorize?client_id=abc&state=xyz"
+    for _ in range(2):
+        client.post("/accounts/login/", {"username": "alice", "password": "wrong", "next": pending})
+
+    response = client.post("/accounts/login/", {"username": "alice", "password": "wrong", "next": pending})
+
+    html = response.content.decode()
+    assert response.status_code == 429
+    assert 'href="/accounts/login/?next=%2Fauthorize%3Fclient_id%3Dabc%26state%3Dxyz"' in html
+
+
+def test_the_429_page_never_offers_an_off_site_next(client: Client) -> None:
+    for _ in range(3):
+        response = client.post("/accounts/login/", {"username": "a", "password": "b", "next": "https://evil.example/"})
+
+    assert 'href="/accounts/login/"' in response.content.decode()
+    assert "evil.example" not in response.content.decode()
