@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+import time
+from collections.abc import Iterator
+
 import pytest
 from django.test import Client
 
+from mcpdemo.logs import OUTAGES
 from tests.support.oauth import VSCODE_REGISTRATION
 
 pytestmark = pytest.mark.django_db
@@ -62,3 +67,49 @@ def test_an_empty_limit_turns_it_off(settings, client: Client) -> None:
     settings.MCPDEMO_RATE_LIMITS = {**LIMITS, "register": ""}
 
     assert {_register(client).status_code for _ in range(6)} == {201}
+
+
+@pytest.fixture
+def hanging_redis() -> Iterator[str]:
+    """A Redis address that accepts connections and never answers (a paused server)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+
+
+@pytest.fixture
+def refusing_redis() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"redis://127.0.0.1:{port}/0"  # nothing listens there any more
+
+
+@pytest.mark.parametrize("redis_fixture", ["hanging_redis", "refusing_redis"])
+def test_limits_fail_open_quickly_while_redis_is_unavailable(
+    request: pytest.FixtureRequest, redis_fixture: str, settings, client: Client, caplog
+) -> None:
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": request.getfixturevalue(redis_fixture),
+            "OPTIONS": settings.REDIS_CACHE_OPTIONS,
+        }
+    }
+    OUTAGES._last.clear()  # noqa: SLF001 - our own helper, reset between tests
+    started = time.monotonic()
+
+    answers = [_register(client).status_code for _ in range(4)]
+
+    per_request = (time.monotonic() - started) / 4
+    assert answers == [201] * 4  # served although the limit (3/m) cannot be counted
+    assert per_request < 1.0
+    warnings = [record for record in caplog.records if record.name == "oauthapp.ratelimit"]
+    assert len(warnings) == 1 and warnings[0].exc_info is None
+    assert "rate limits not enforced" in warnings[0].getMessage()
+
+
+def test_the_redis_timeouts_are_well_under_a_second(settings) -> None:
+    assert 0 < settings.REDIS_CACHE_OPTIONS["socket_timeout"] < 1
+    assert 0 < settings.REDIS_CACHE_OPTIONS["socket_connect_timeout"] < 1
