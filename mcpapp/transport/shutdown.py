@@ -1,7 +1,7 @@
 """Ending a response the server stopped before it was complete (it is shutting down).
 
 On SIGTERM uvicorn stops accepting and the SDK's event streams (sse-starlette) stop at
-once, returning without completing the response. Left like that, a client waiting on a
+once, without the answer to their request. Left like that, a client waiting on a
 ``tools/call`` sees a cut connection and cannot tell what happened. Instead the stream
 gets a final JSON-RPC error for its request, which tells the client to send it again
 (to another node, behind a balancer), and is then closed properly.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from typing import Any
 
 from starlette.types import Message, Receive
@@ -20,6 +21,7 @@ from .response_state import ResponseState
 SHUTDOWN_ERROR_CODE = -32000  # JSON-RPC "server error" range: implementation-defined
 SHUTDOWN_MESSAGE = "The server is shutting down and ended this stream: send the request again"
 TAP_LIMIT = 64 * 1024
+logger = logging.getLogger(__name__)
 
 
 class BodyTap:
@@ -29,6 +31,8 @@ class BodyTap:
         self.upstream = receive
         self.chunks: list[bytes] = []
         self.size = 0
+        self._id: Any = None
+        self._decoded = False
 
     async def receive(self) -> Message:
         message = await self.upstream()
@@ -40,13 +44,14 @@ class BodyTap:
 
     def request_id(self) -> Any:
         """The JSON-RPC id of the request, or ``None`` (a notification, not JSON, too large)."""
-        if self.size > TAP_LIMIT:
-            return None
-        try:
-            message = json.loads(b"".join(self.chunks))
-        except (ValueError, RecursionError):
-            return None
-        return message.get("id") if isinstance(message, dict) else None
+        if not self._decoded and self.size <= TAP_LIMIT:
+            self._decoded = True
+            try:
+                message = json.loads(b"".join(self.chunks))
+            except (ValueError, RecursionError):
+                message = None
+            self._id = message.get("id") if isinstance(message, dict) else None
+        return self._id
 
 
 def shutdown_event(request_id: Any) -> bytes:
@@ -54,12 +59,45 @@ def shutdown_event(request_id: Any) -> bytes:
     return b"event: message\r\ndata: " + json.dumps(error).encode() + b"\r\n\r\n"
 
 
-async def end_cut_response(response: ResponseState, request_id: Any) -> None:
-    """Finish a started response the application returned from without completing it."""
-    if response.complete or not response.started:
-        return
-    body = b""
-    if request_id is not None and (response.media_type or b"").startswith(b"text/event-stream"):
-        body = shutdown_event(request_id)
-    with contextlib.suppress(OSError):  # the client may be gone already
-        await response.downstream({"type": "http.response.body", "body": body, "more_body": False})
+class StreamEnding:
+    """Wraps ``send`` for one ``/mcp`` request: an event stream that ends without the answer
+    to its request (the server is shutting down) gets the JSON-RPC error as its last event.
+
+    sse-starlette either closes such a stream properly or returns without completing the
+    response; both are covered (:meth:`finish` for the second).
+    """
+
+    def __init__(self, response: ResponseState, request_body: BodyTap) -> None:
+        self.response = response
+        self.request_body = request_body
+        self.event_stream = False
+        self.answered = False
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            media_type = dict(message.get("headers", [])).get(b"content-type", b"")
+            self.event_stream = media_type.startswith(b"text/event-stream")
+        elif message["type"] == "http.response.body" and self.event_stream and not self.answered:
+            body = message.get("body", b"")
+            # The answer is the one message of the stream with a "result" or "error" member.
+            if b'"result"' in body or b'"error"' in body:
+                self.answered = True
+            elif not message.get("more_body", False):
+                message = {**message, "body": body + self._farewell()}
+        await self.response.send(message)
+
+    def _farewell(self) -> bytes:
+        request_id = self.request_body.request_id()
+        if request_id is None:
+            return b""
+        self.answered = True
+        logger.info("ended an /mcp stream without its answer (shutting down): sent a JSON-RPC error")
+        return shutdown_event(request_id)
+
+    async def finish(self) -> None:
+        """After the application returned: complete a started response it left open."""
+        if self.response.complete or not self.response.started:
+            return
+        body = self._farewell() if self.event_stream and not self.answered else b""
+        with contextlib.suppress(OSError):  # the client may be gone already
+            await self.response.send({"type": "http.response.body", "body": body, "more_body": False})
