@@ -176,8 +176,9 @@ def cluster(
         }
         run = {"cwd": ROOT, "env": env, "check": True, "capture_output": True}
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], **run)
-        # Static files are collected at install time (scripts/install): the nodes do not.
-        subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], **run)
+        # As at a release: scripts/install collects the static files (when they changed) once,
+        # before the nodes start, so their own scripts/install has nothing to do.
+        subprocess.run([str(ROOT / "scripts" / "install")], **run)
         for username, password in users.items():
             subprocess.run(
                 [sys.executable, "manage.py", "createsuperuser", "--noinput", "--username", username,
