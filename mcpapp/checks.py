@@ -50,6 +50,20 @@ def check_tools(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     return messages
 
 
+@register()
+def check_extensions(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """mcpapp.E004: every MCPDEMO_MCP_EXTENSIONS entry imports as a callable."""
+    from .server import load_extension
+
+    messages: list[CheckMessage] = []
+    for path in conf.EXTENSIONS:
+        try:
+            load_extension(path)
+        except ImproperlyConfigured as exc:
+            messages.append(Error(str(exc), id="mcpapp.E004"))
+    return messages
+
+
 @register(Tags.compatibility, deploy=True)
 def check_stateless_behind_shared_services(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """mcpapp.W002: a deployment that shares Redis across nodes usually balances /mcp across them too."""

@@ -4,6 +4,7 @@
 |---|---|---|
 | ``MCP_SCOPE`` | ``"mcp"`` | the OAuth scope a token needs for /mcp |
 | ``MCPDEMO_MCP_TOOLS`` | ``DEFAULT_TOOLS`` | import paths of the tools: an mcp ``Tool`` or a function |
+| ``MCPDEMO_MCP_EXTENSIONS`` | ``()`` | import paths of callables ``extend(server)``, run after the tools are added |
 | ``MCPDEMO_MCP_STATELESS`` | ``False`` | serve /mcp without sessions (any worker or node answers any request) |
 | ``MCPDEMO_ALLOWED_ORIGINS`` | ``[]`` | browser origins allowed to call /mcp besides the server's own |
 """
@@ -26,6 +27,10 @@ class Settings:
     @property
     def TOOLS(self) -> tuple[str, ...]:
         return tuple(getattr(settings, "MCPDEMO_MCP_TOOLS", DEFAULT_TOOLS))
+
+    @property
+    def EXTENSIONS(self) -> tuple[str, ...]:
+        return tuple(getattr(settings, "MCPDEMO_MCP_EXTENSIONS", ()))
 
     @property
     def STATELESS(self) -> bool:

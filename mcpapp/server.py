@@ -1,8 +1,9 @@
-"""The MCP server: the ``mcp`` SDK's MCPServer with the tools ``MCPDEMO_MCP_TOOLS`` names."""
+"""The MCP server: the ``mcp`` SDK's MCPServer with the tools ``MCPDEMO_MCP_TOOLS`` names,
+then whatever the ``MCPDEMO_MCP_EXTENSIONS`` callables add to it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -32,15 +33,38 @@ def configured_tools() -> list[Tool]:
     return [load_tool(path) for path in conf.TOOLS]
 
 
+Extension = Callable[[MCPServer], None]
+
+
+def load_extension(path: str) -> Extension:
+    """The callable at an import path, to be called as ``extend(server)``."""
+    try:
+        found = import_string(path)
+    except ImportError as exc:
+        raise ImproperlyConfigured(f"MCPDEMO_MCP_EXTENSIONS: cannot import {path!r} ({exc})") from exc
+    if not callable(found):
+        raise ImproperlyConfigured(f"MCPDEMO_MCP_EXTENSIONS: {path!r} is not callable")
+    return found
+
+
+def configured_extensions() -> list[Extension]:
+    return [load_extension(path) for path in conf.EXTENSIONS]
+
+
 def answers_at_once(tool: Tool) -> bool:
     """Whether a call can send nothing before its result: no Context (no progress, logs or requests to the client)."""
     return tool.context_kwarg is None and not tool.resolved_params
 
 
-def create_mcp_server(tools: Iterable[Tool] | None = None, **options: Any) -> MCPServer:
+def create_mcp_server(
+    tools: Iterable[Tool] | None = None, extensions: Iterable[Extension] | None = None, **options: Any
+) -> MCPServer:
+    """The server with ``tools`` (the configured ones by default), then each of ``extensions``
+    (the configured ones by default) called with it, in order, to add resources, prompts,
+    completions, middleware or more tools through the SDK's public API."""
     tools = [concise(tool) for tool in (configured_tools() if tools is None else tools)]
     summary = "; ".join(f"{tool.name} ({(tool.description or '').strip().splitlines()[0]})" for tool in tools)
-    return MCPServer(
+    server = MCPServer(
         name="mcpdemo",
         title="mcpdemo",
         version="0.1.0",
@@ -48,3 +72,6 @@ def create_mcp_server(tools: Iterable[Tool] | None = None, **options: Any) -> MC
         tools=tools,
         **options,
     )
+    for extend in configured_extensions() if extensions is None else extensions:
+        extend(server)
+    return server

@@ -78,6 +78,10 @@ MCPDEMO_MCP_STATELESS = env_bool("MCPDEMO_MCP_STATELESS", False)
 # The MCP tools, as import paths of mcp Tool objects or functions (comma-separated).
 MCPDEMO_MCP_TOOLS = env_list("MCPDEMO_MCP_TOOLS", ["mcpapp.tools.SLUGIFY", "mcpapp.tools.COUNTDOWN"])
 
+# Callables extend(server) run on the MCPServer after the tools, to add resources,
+# prompts, completions and more (import paths, comma-separated; none by default).
+MCPDEMO_MCP_EXTENSIONS = env_list("MCPDEMO_MCP_EXTENSIONS")
+
 # Threads per process that run Django (OAuth endpoints, pages, admin); each keeps its
 # database connection for DATABASE_CONN_MAX_AGE seconds. Advanced tuning.
 MCPDEMO_DJANGO_THREADS = env_int("MCPDEMO_DJANGO_THREADS", 8)
