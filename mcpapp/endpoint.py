@@ -55,6 +55,7 @@ from .server import answers_at_once, configured_tools, create_mcp_server
 from .transport import single_exchange
 from .transport.concise_errors import concise_errors
 from .transport.response_state import ResponseState
+from .transport.shutdown import BodyTap, StreamEnding
 
 MCP_PATHS = frozenset({MCP_PATH, MCP_PATH + "/"})
 RETRY_AFTER_SECONDS = b"5"
@@ -289,6 +290,8 @@ class MCPEndpoint:
         A short request finishes before the first check: it costs a timer, not a task, and no query.
         """
         response = ResponseState(send)
+        request_body = BodyTap(receive)
+        ending = StreamEnding(response, request_body)
         token_lost = False
         watcher: asyncio.Task[None] | None = None
         interval = conf_module.STREAM_RECHECK_SECONDS
@@ -310,7 +313,7 @@ class MCPEndpoint:
 
             timer = asyncio.get_running_loop().call_later(interval, start_watching)
             try:
-                await serve(scope, receive, response.send)
+                await serve(scope, request_body.receive, ending.send)
             finally:
                 timer.cancel()
                 if watcher is not None:
@@ -322,6 +325,8 @@ class MCPEndpoint:
                 "ended an open /mcp response: its token is no longer valid (client=%s)", user.access_token.client_id
             )
             await self._end(response, verifier)
+        else:
+            await ending.finish()  # a stream the SDK left open when stopping
 
     async def _still_authorized(self, verifier: DOTTokenVerifier, token: str) -> bool:
         try:

@@ -9,6 +9,8 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
+from .logs import OUTAGES
+
 logger = logging.getLogger(__name__)
 
 
@@ -20,23 +22,28 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Ready for traffic: the database and the cache both answer."""
+    """Ready for traffic while the database answers; a cache that does not is reported, not fatal.
+
+    Without the database nothing can be served. Without the cache (Redis) everything still
+    is: the rate limits fail open. A probe failing for a cache problem would take every
+    node out of the balancer for it, so that is ``200`` with ``"status": "degraded"``.
+    """
     checks: dict[str, str] = {}
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         checks["database"] = "ok"
-    except Exception:  # noqa: BLE001 - any failure means not ready
-        logger.exception("readiness: database check failed")
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        OUTAGES.log(logger, logging.WARNING, "readyz:database", "readiness: database unavailable (%s)", exc)
         checks["database"] = "unavailable"
     try:
         cache.set("mcpdemo:readyz", "1", 10)
         checks["cache"] = "ok" if cache.get("mcpdemo:readyz") == "1" else "unavailable"
-    except Exception:  # noqa: BLE001
-        logger.exception("readiness: cache check failed")
+    except Exception as exc:  # noqa: BLE001
+        OUTAGES.log(logger, logging.WARNING, "readyz:cache", "readiness: cache unavailable (%s)", exc)
         checks["cache"] = "unavailable"
-    ready = all(value == "ok" for value in checks.values())
-    response = JsonResponse({"status": "ok" if ready else "unavailable", **checks}, status=200 if ready else 503)
-    if not ready:
+    if checks["database"] != "ok":
+        response = JsonResponse({"status": "unavailable", **checks}, status=503)
         response["Retry-After"] = "5"
-    return response
+        return response
+    return JsonResponse({"status": "ok" if checks["cache"] == "ok" else "degraded", **checks})

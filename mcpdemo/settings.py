@@ -176,14 +176,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# A Redis that hangs or refuses must cost a request a fraction of a second, not redis-py's
+# default wait: the rate limits then fail open (oauthapp.ratelimit) and /readyz reports it.
+REDIS_TIMEOUT_SECONDS = float(os.environ.get("REDIS_TIMEOUT_SECONDS", "").strip() or 0.25)
+REDIS_CACHE_OPTIONS = {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS, "socket_timeout": REDIS_TIMEOUT_SECONDS}
 CACHES = {
     "default": (
         {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "mcpdemo",
-            # Short: a Redis outage must not hold requests (rate limits then fail open).
-            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+            "OPTIONS": REDIS_CACHE_OPTIONS,
         }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
@@ -349,6 +352,11 @@ MCPDEMO_RATE_LIMITS = {
     "login_account": os.environ.get("MCPDEMO_RATE_LIMIT_LOGIN_ACCOUNT", "20/h"),
 }
 
+# A ceiling over all addresses: at most this many self-registered clients that no user
+# has used yet, registered within the last hour (then 429); 0 = no ceiling. Stops a flood
+# from many addresses; cleanup_oauth removes never-used clients after a day.
+MCPDEMO_REGISTRATION_UNUSED_PER_HOUR = env_int("MCPDEMO_REGISTRATION_UNUSED_PER_HOUR", 200)
+
 # Request bodies are small here (forms, JSON metadata): refuse anything large early.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 
@@ -365,7 +373,11 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "mcpdemo.logs.JSONLinesFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    # A refused Host and a 503 during a database outage: one line per interval, no traceback.
+    "filters": {"expected_failures": {"()": "mcpdemo.logs.ExpectedFailureFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["expected_failures"]}
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # oauthlib logs codes and tokens in clear at DEBUG, and DOT request details:

@@ -34,6 +34,8 @@ from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.http import urlencode as django_urlencode
 
+from mcpdemo.logs import OUTAGES
+
 from .conf import conf
 
 logger = logging.getLogger(__name__)
@@ -52,7 +54,6 @@ _LIMITED: dict[tuple[str, str], str] = {
 # django-ratelimit's syntax (oauthapp.E001 checks it): no unit means seconds.
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd]?)\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_reported_failures: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,13 @@ def account_key(username: str) -> str:
 
 def _report(error: Exception) -> None:
     kind = type(error).__name__
-    if kind not in _reported_failures:
-        _reported_failures.add(kind)
-        logger.warning("rate limits not enforced: the cache failed (%s); requests are let through", kind)
+    OUTAGES.log(
+        logger,
+        logging.WARNING,
+        f"ratelimit:{kind}",
+        "rate limits not enforced: the cache failed (%s); requests are let through",
+        kind,
+    )
 
 
 class Counter:

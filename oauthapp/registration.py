@@ -13,18 +13,27 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
-from oauth2_provider.models import get_access_token_model, get_application_model, set_token_value
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_application_model,
+    get_grant_model,
+    get_refresh_token_model,
+    set_token_value,
+)
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.utils import parse_bearer_token
 
 from . import audit, display
 from .conf import conf
+from .models import Consent
 from .redirect_uris import display_host, redirect_uri_problem
 from .tokens import AUTH_METHODS, GRANT_TYPES, checksum
 
@@ -187,6 +196,36 @@ def registration_response(
         body["client_name"] = application.name
     body.update({key: registration.metadata[key] for key in _ECHOED_FIELDS if key in registration.metadata})
     return body
+
+
+def never_used_clients() -> Any:
+    """Self-registered clients that no user ever got a grant, token or consent for."""
+    Application = get_application_model()
+    user_tokens = get_access_token_model().objects.filter(application=OuterRef("pk"), user__isnull=False)
+    refresh_tokens = get_refresh_token_model().objects.filter(application=OuterRef("pk"))
+    grants = get_grant_model().objects.filter(application=OuterRef("pk"))
+    consents = Consent.objects.filter(application=OuterRef("pk"))
+    return Application.objects.filter(registration_source=Application.RegistrationSource.DCR).exclude(
+        Exists(user_tokens) | Exists(refresh_tokens) | Exists(grants) | Exists(consents)
+    )
+
+
+def unused_ceiling_retry_after() -> int | None:
+    """Seconds until registration reopens when the hourly ceiling on never-used clients is reached, else None.
+
+    Counted in the database, so every node agrees (and it holds while the cache is down);
+    concurrent registrations can pass it by a few.
+    """
+    ceiling = settings.MCPDEMO_REGISTRATION_UNUSED_PER_HOUR
+    if ceiling <= 0:
+        return None
+    window = timedelta(hours=1)
+    recent = never_used_clients().filter(created__gte=timezone.now() - window).order_by("-created")
+    created = list(recent.values_list("created", flat=True)[:ceiling])
+    if len(created) < ceiling:
+        return None
+    # Reopens when the oldest of the newest ``ceiling`` leaves the window.
+    return max(1, int((created[-1] + window - timezone.now()).total_seconds()) + 1)
 
 
 def registration_allowed(request: HttpRequest) -> bool:

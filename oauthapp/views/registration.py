@@ -27,6 +27,7 @@ from ..registration import (
     parse_registration,
     registration_allowed,
     registration_response,
+    unused_ceiling_retry_after,
     update_client,
 )
 from ..responses import no_store, oauth_error
@@ -87,6 +88,12 @@ class RegistrationView(BrowserPageOnGet, RegistrationEndpoint):
         if not registration_allowed(request):
             return oauth_error("access_denied", "registration is not open", 401)
         registration = _parse_body(request)
+        if (retry_after := unused_ceiling_retry_after()) is not None:
+            response = oauth_error(
+                "too_many_requests", f"Too many new clients registered recently; retry in {retry_after} seconds", 429
+            )
+            response["Retry-After"] = str(retry_after)
+            return response
         client = create_client(request, registration)
         body = registration_response(request, client.application, registration, client.registration_token)
         if client.client_secret:

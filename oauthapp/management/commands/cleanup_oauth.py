@@ -15,31 +15,22 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.management import BaseCommand, call_command
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
-from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
-from oauthapp.models import Application, Consent, ConsumedCode, RefreshReplay
+from oauthapp.models import ConsumedCode, RefreshReplay
+from oauthapp.registration import never_used_clients
 
 
 def abandoned_clients(older_than: timedelta) -> Any:
     """Self-registered clients, unblocked, older than ``older_than``, that no user ever got a token for."""
-    user_tokens = get_access_token_model().objects.filter(application=OuterRef("pk"), user__isnull=False)
-    refresh_tokens = get_refresh_token_model().objects.filter(application=OuterRef("pk"))
-    grants = get_grant_model().objects.filter(application=OuterRef("pk"))
-    consents = Consent.objects.filter(application=OuterRef("pk"))
-    return Application.objects.filter(
-        registration_source=Application.RegistrationSource.DCR,
-        blocked_at__isnull=True,
-        created__lt=timezone.now() - older_than,
-    ).exclude(Exists(user_tokens) | Exists(refresh_tokens) | Exists(grants) | Exists(consents))
+    return never_used_clients().filter(blocked_at__isnull=True, created__lt=timezone.now() - older_than)
 
 
 class Command(BaseCommand):
     help = "Remove abandoned self-registered clients and expired tokens, grants and replay records."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--unused-days", type=int, default=7, help="age of a client with no token (default 7)")
+        parser.add_argument("--unused-days", type=int, default=1, help="age of a client with no token (default 1)")
         parser.add_argument("--dry-run", action="store_true", help="report what would be removed")
 
     def handle(self, *args: Any, unused_days: int, dry_run: bool, **options: Any) -> None:

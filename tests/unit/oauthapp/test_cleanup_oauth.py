@@ -29,10 +29,9 @@ def _remaining(*client_ids: str) -> set[str]:
     return set(Application.objects.filter(client_id__in=client_ids).values_list("client_id", flat=True))
 
 
-def test_removes_old_self_registered_clients_that_never_got_a_token(client: Client) -> None:
+def test_removes_self_registered_clients_that_never_got_a_token_after_a_day(client: Client) -> None:
     abandoned, recent = _register(client), _register(client)
-    _age(abandoned, 8)
-    _age(recent, 2)
+    _age(abandoned, 2)
 
     call_command("cleanup_oauth", stdout=StringIO())
 
@@ -74,3 +73,12 @@ def test_forgets_expired_replay_records(signed_in: Client, tokens: dict[str, Any
 
     assert not ConsumedCode.objects.exists()
     assert not RefreshReplay.objects.exists()
+
+
+def test_unused_days_can_be_raised(client: Client) -> None:
+    kept = _register(client)
+    _age(kept, 2)
+
+    call_command("cleanup_oauth", "--unused-days", "7", stdout=StringIO())
+
+    assert _remaining(kept) == {kept}

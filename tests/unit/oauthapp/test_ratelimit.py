@@ -4,6 +4,9 @@ JSON on the API, a page on every password form that leads back to the pending re
 from __future__ import annotations
 
 import logging
+import socket
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,7 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import Client
 
-from oauthapp import ratelimit
+from mcpdemo.logs import OUTAGES
 from oauthapp.models import AuditEvent
 from oauthapp.ratelimit import Counter, Rate, address_key, parse_rate
 from tests.support.oauth import PASSWORD, VSCODE_REGISTRATION
@@ -218,7 +221,7 @@ def test_a_cache_outage_lets_requests_through_and_is_logged_once(
         raise ConnectionError("cache down")
 
     monkeypatch.setattr(cache, "add", broken)
-    monkeypatch.setattr(ratelimit, "_reported_failures", set())
+    OUTAGES.reset()
 
     with caplog.at_level(logging.WARNING, logger="oauthapp.ratelimit"):
         answers = {_register(client).status_code for _ in range(5)}
@@ -247,3 +250,49 @@ def test_the_429_page_never_offers_an_off_site_next(client: Client) -> None:
 
     assert 'href="/accounts/login/"' in response.content.decode()
     assert "evil.example" not in response.content.decode()
+
+
+@pytest.fixture
+def hanging_redis() -> Iterator[str]:
+    """A Redis address that accepts connections and never answers (a paused server)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+
+
+@pytest.fixture
+def refusing_redis() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"redis://127.0.0.1:{port}/0"  # nothing listens there any more
+
+
+@pytest.mark.parametrize("redis_fixture", ["hanging_redis", "refusing_redis"])
+def test_limits_fail_open_quickly_while_redis_is_unavailable(
+    request: pytest.FixtureRequest, redis_fixture: str, settings: Any, client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": request.getfixturevalue(redis_fixture),
+            "OPTIONS": settings.REDIS_CACHE_OPTIONS,
+        }
+    }
+    OUTAGES.reset()
+    started = time.monotonic()
+
+    answers = [_register(client).status_code for _ in range(4)]
+
+    per_request = (time.monotonic() - started) / 4
+    assert answers == [201] * 4  # served although the limit cannot be counted
+    assert per_request < 1.0
+    warnings = [record for record in caplog.records if record.name == "oauthapp.ratelimit"]
+    assert len(warnings) == 1 and warnings[0].exc_info is None
+    assert "rate limits not enforced" in warnings[0].getMessage()
+
+
+def test_the_redis_timeouts_are_well_under_a_second(settings: Any) -> None:
+    assert 0 < settings.REDIS_CACHE_OPTIONS["socket_timeout"] < 1
+    assert 0 < settings.REDIS_CACHE_OPTIONS["socket_connect_timeout"] < 1
