@@ -114,8 +114,10 @@ async def our_token_flow(conn: Connection, jar: CookieJar, resource: str) -> Tok
         }
     )
     page = expect(await conn.get("/authorize?" + query, {"Cookie": jar.header()}), 200, "GET /authorize")
+    jar.update(page)  # the pending request is kept in the session
     form = hidden_inputs(page.text)
-    if "csrfmiddlewaretoken" not in form or form.get("client_id") != client_id:
+    # The form carries only the signed id of the request the page showed (oauthapp/consent_requests.py).
+    if "csrfmiddlewaretoken" not in form or "request_id" not in form:
         raise FlowError("GET /authorize: no consent form in the page")
     form["allow"] = "Authorize"
     response = await conn.post_form("/authorize?" + query, form, {"Cookie": jar.header()})
