@@ -1,0 +1,26 @@
+"""What a node does before it serves: the deployment checks, then the migrations, in one process.
+
+``scripts/run-production`` runs this instead of ``check --deploy`` and ``migrate`` one after
+the other: each Python process that loads the project costs about a second of start-up.
+"""
+
+from __future__ import annotations
+
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run the deployment system checks (errors stop here), then apply the migrations."
+    requires_system_checks: list[str] = []  # the deployment checks below include them
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--no-migrate", action="store_true", help="only the checks")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        call_command("check", deploy=True)
+        if not options["no_migrate"]:
+            call_command("migrate", interactive=False, verbosity=options["verbosity"])
