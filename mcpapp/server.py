@@ -56,6 +56,12 @@ def answers_at_once(tool: Tool) -> bool:
     return tool.context_kwarg is None and not tool.resolved_params
 
 
+def summary_line(tool: Tool) -> str:
+    """The first line of a tool's description (its docstring's summary), or ``""``."""
+    lines = (tool.description or "").strip().splitlines()
+    return lines[0] if lines else ""
+
+
 def create_mcp_server(
     tools: Iterable[Tool] | None = None, extensions: Iterable[Extension] | None = None, **options: Any
 ) -> MCPServer:
@@ -63,7 +69,7 @@ def create_mcp_server(
     (the configured ones by default) called with it, in order, to add resources, prompts,
     completions, middleware or more tools through the SDK's public API."""
     tools = [concise(tool) for tool in (configured_tools() if tools is None else tools)]
-    summary = "; ".join(f"{tool.name} ({(tool.description or '').strip().splitlines()[0]})" for tool in tools)
+    summary = "; ".join(f"{tool.name} ({summary_line(tool)})" for tool in tools)
     server = MCPServer(
         name="mcpdemo",
         title="mcpdemo",

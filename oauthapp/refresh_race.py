@@ -131,20 +131,8 @@ def record_refused_refresh(request: HttpRequest, rows: list[Any]) -> None:
     """Audit a refresh with a revoked token: reuse (an alarm) if it was rotated, else a refusal with the reason."""
     row = next(row for row in rows if row.revoked)
     if was_rotated(row):
-        audit.record(
-            audit.Kind.REFRESH_REUSE_DETECTED,
-            actor=audit.Actor.CLIENT,
-            request=request,
-            user=row.user,
-            application=row.application,
-            action="a rotated refresh token was presented again; its family is revoked",
-        )
+        kind = audit.Kind.REFRESH_REUSE_DETECTED
+        details = {"action": "a rotated refresh token was presented again; its family is revoked"}
     else:
-        audit.record(
-            audit.Kind.REFRESH_REFUSED,
-            actor=audit.Actor.CLIENT,
-            request=request,
-            user=row.user,
-            application=row.application,
-            reason=revocation_reason(row),
-        )
+        kind, details = audit.Kind.REFRESH_REFUSED, {"reason": revocation_reason(row)}
+    audit.record(kind, actor=audit.Actor.CLIENT, request=request, user=row.user, application=row.application, **details)

@@ -6,13 +6,12 @@ the person allowing a client should read what it will be able to do by name.
 
 from __future__ import annotations
 
-from mcpapp.server import configured_tools
+from mcpapp.server import configured_tools, summary_line
 
 
 def tool_summaries() -> list[dict[str, str]]:
-    summaries = []
-    for tool in configured_tools():
-        description = (tool.description or "").strip().splitlines()
-        first_line = description[0].replace("`", "") if description else ""  # docstring markup, not for people
-        summaries.append({"name": tool.title or tool.name, "description": first_line})
-    return summaries
+    # Backticks are docstring markup, not for people.
+    return [
+        {"name": tool.title or tool.name, "description": summary_line(tool).replace("`", "")}
+        for tool in configured_tools()
+    ]

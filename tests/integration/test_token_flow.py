@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
@@ -17,6 +16,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
 from oauthapp.models import AuditEvent, ConsumedCode, RefreshReplay
+from oauthapp.tokens import checksum
 from tests.support.oauth import (
     MCP_URL,
     OTHER_RESOURCES,
@@ -128,7 +128,7 @@ def test_replayed_code_is_refused_and_revokes_what_it_issued(signed_in: Client, 
 
     assert replay.status_code == 400
     assert replay.json()["error"] == "invalid_grant"
-    assert not AccessToken.objects.filter(token_checksum=_checksum(first["access_token"])).exists()
+    assert not AccessToken.objects.filter(token_checksum=checksum(first["access_token"])).exists()
     assert refresh(signed_in, vscode["client_id"], first["refresh_token"]).status_code == 400
     assert AuditEvent.objects.filter(kind=AuditEvent.Kind.CODE_REUSE_DETECTED).count() == 1
 
@@ -139,7 +139,7 @@ def test_consumed_codes_are_remembered_by_checksum_only(signed_in: Client, vscod
 
     consumed = ConsumedCode.objects.get()
 
-    assert consumed.code_checksum == _checksum(code)
+    assert consumed.code_checksum == checksum(code)
     assert code not in str(consumed.__dict__)
 
 
@@ -170,7 +170,7 @@ def test_refresh_rotates_the_refresh_token(signed_in: Client, tokens: dict[str, 
     assert body["access_token"] != tokens["access_token"]
     assert body["scope"] == "mcp"
     assert AccessToken.objects.get(user__isnull=False).resource == [MCP_URL]
-    assert not AccessToken.objects.filter(token_checksum=_checksum(tokens["access_token"])).exists()
+    assert not AccessToken.objects.filter(token_checksum=checksum(tokens["access_token"])).exists()
 
 
 def test_refresh_without_resource_keeps_the_binding(signed_in: Client, tokens: dict[str, Any]) -> None:
@@ -197,7 +197,7 @@ def test_kept_refresh_answer_is_encrypted(signed_in: Client, tokens: dict[str, A
 
     assert answer["refresh_token"].encode() not in stored
     assert answer["access_token"].encode() not in stored
-    assert RefreshReplay.objects.get().refresh_token_checksum == _checksum(tokens["refresh_token"])
+    assert RefreshReplay.objects.get().refresh_token_checksum == checksum(tokens["refresh_token"])
 
 
 def test_replayed_refresh_token_after_the_window_revokes_the_whole_family(
@@ -212,7 +212,7 @@ def test_replayed_refresh_token_after_the_window_revokes_the_whole_family(
     assert replay.status_code == 400
     assert replay.json()["error"] == "invalid_grant"
     assert after.status_code == 400
-    assert not AccessToken.objects.filter(token_checksum=_checksum(rotated["access_token"])).exists()
+    assert not AccessToken.objects.filter(token_checksum=checksum(rotated["access_token"])).exists()
     assert AuditEvent.objects.filter(kind=AuditEvent.Kind.REFRESH_REUSE_DETECTED).exists()
 
 
@@ -262,7 +262,7 @@ def test_public_client_can_revoke_its_access_token(signed_in: Client, tokens: di
     response = signed_in.post("/revoke", {"token": tokens["access_token"], "client_id": tokens["client_id"]})
 
     assert response.status_code == 200
-    assert not AccessToken.objects.filter(token_checksum=_checksum(tokens["access_token"])).exists()
+    assert not AccessToken.objects.filter(token_checksum=checksum(tokens["access_token"])).exists()
 
 
 def test_revoking_the_refresh_token_ends_the_grant(signed_in: Client, tokens: dict[str, Any]) -> None:
@@ -283,7 +283,7 @@ def test_another_client_cannot_revoke_the_token(signed_in: Client, tokens: dict[
 
     signed_in.post("/revoke", {"token": tokens["access_token"], "client_id": other["client_id"]})
 
-    assert AccessToken.objects.filter(token_checksum=_checksum(tokens["access_token"])).exists()
+    assert AccessToken.objects.filter(token_checksum=checksum(tokens["access_token"])).exists()
 
 
 @pytest.mark.parametrize(
@@ -309,23 +309,13 @@ def test_token_errors_are_json(client: Client) -> None:
     assert response.json()["error"] == "invalid_client"
 
 
-def _checksum(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 @pytest.mark.parametrize("name", ["code_verifier", "code", "client_id", "grant_type", "redirect_uri"])
 def test_a_repeated_parameter_at_token_is_invalid_request(signed_in: Client, vscode: dict[str, Any], name: str) -> None:
     request, code = _code(signed_in, vscode)
-    data = {
-        "grant_type": "authorization_code",
-        "client_id": request.client_id,
-        "code": code,
-        "redirect_uri": request.redirect_uri,
-        "code_verifier": request.verifier,
-    }
-    data[name] = [data[name], data[name]]
+    values = {"grant_type": "authorization_code", "client_id": request.client_id, "code": code,
+              "redirect_uri": request.redirect_uri, "code_verifier": request.verifier}  # fmt: skip
 
-    response = signed_in.post("/token", data)
+    response = exchange_code(signed_in, request, **{"code": code, name: [values[name], values[name]]})
 
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
