@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
@@ -45,6 +44,7 @@ from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mcpdemo.logs import OUTAGES
 from oauthapp import token_lookup
 from oauthapp.public_url import MCP_PATH, PROTECTED_RESOURCE_METADATA_PATH, origin_for
 
@@ -70,7 +70,6 @@ CORS_ALLOW_HEADERS = (
     "mcp-name",
 )
 CORS_EXPOSE_HEADERS = ("www-authenticate", "mcp-session-id", "mcp-protocol-version")
-OUTAGE_LOG_INTERVAL_SECONDS = 30.0
 logger = logging.getLogger(__name__)
 
 
@@ -124,21 +123,6 @@ async def refuse(send: Send, origin: str, verdict: Verdict | None) -> None:
     )
 
 
-class _OncePer:
-    """Say something at most once per interval (an outage is one log line, not one per request)."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.last = -seconds
-
-    def due(self) -> bool:
-        now = time.monotonic()
-        if now - self.last < self.seconds:
-            return False
-        self.last = now
-        return True
-
-
 class MCPEndpoint:
     """The ``/mcp`` ASGI application over one MCPServer."""
 
@@ -166,7 +150,6 @@ class MCPEndpoint:
         self.quick_tools = frozenset(tool.name for tool in tools if answers_at_once(tool))
         self.quick_lifespan_state: Any = None
         self.allowed_origins = frozenset(conf.ALLOWED_ORIGINS)
-        self._outage_log = _OncePer(OUTAGE_LOG_INTERVAL_SECONDS)
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
@@ -237,8 +220,13 @@ class MCPEndpoint:
         try:
             verdict = await verifier.check(token)
         except DatabaseError as exc:
-            if self._outage_log.due():
-                logger.error("token check failed, answering 503: the database is unavailable (%s)", exc)
+            OUTAGES.log(
+                logger,
+                logging.ERROR,
+                "mcp-token-check",
+                "token check failed, answering 503: database unavailable (%s)",
+                exc,
+            )
             await send_json(
                 send,
                 503,
@@ -333,8 +321,12 @@ class MCPEndpoint:
             return (await verifier.check(token)).access_token is not None
         except DatabaseError:
             # An outage is not a revocation: keep the stream, check again next time.
-            if self._outage_log.due():
-                logger.warning("could not re-check the token of an open /mcp response: database unavailable")
+            OUTAGES.log(
+                logger,
+                logging.WARNING,
+                "mcp-token-recheck",
+                "could not re-check the token of an open /mcp response: database unavailable",
+            )
             return True
 
     @staticmethod

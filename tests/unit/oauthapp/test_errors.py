@@ -11,6 +11,7 @@ from django.test import Client
 from oauth2_provider.models import get_access_token_model
 
 from mcpdemo.asgi import build_application
+from mcpdemo.logs import OUTAGES
 
 AccessToken = get_access_token_model()
 
@@ -89,20 +90,28 @@ def test_unknown_host_on_the_api_is_400_json(client: Client) -> None:
     assert response.json()["error"] == "invalid_request"
 
 
-async def test_database_outage_at_mcp_is_503_json() -> None:
+async def test_database_outage_at_mcp_is_503_json_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     app = build_application()
     transport = httpx.ASGITransport(app=app)
+    OUTAGES.reset()
     with mock.patch("oauthapp.token_lookup.aload", side_effect=OperationalError("database is locked")):
         async with (
             app.mcp_endpoint.lifespan(),
             httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
         ):
-            response = await http.post(
-                "/mcp",
-                json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
-                headers={"Authorization": "Bearer abc", "Accept": "application/json, text/event-stream"},
-            )
+            responses = [
+                await http.post(
+                    "/mcp",
+                    json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                    headers={"Authorization": "Bearer abc", "Accept": "application/json, text/event-stream"},
+                )
+                for _ in range(3)
+            ]
 
+    response = responses[-1]
+    assert {r.status_code for r in responses} == {503}
+    lines = [r for r in caplog.records if r.name == "mcpapp.endpoint"]
+    assert len(lines) == 1 and lines[0].exc_info is None  # one line per outage, no traceback
     assert response.status_code == 503
     assert response.json()["error"] == "temporarily_unavailable"
     assert response.headers["retry-after"] == "5"
