@@ -26,6 +26,7 @@ import redis
 
 from tests.support.live_server import ROOT, free_port, fresh_database
 
+WORKERS = 2  # uvicorn workers per node
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 REDIS_TEST_URL = os.environ.get("MCPDEMO_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
 POSTGRES_TEST_URL = os.environ.get("MCPDEMO_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/mcpdemo")
@@ -77,7 +78,7 @@ class Node:
         return sum(1 for line in self.log().splitlines() if f'"{method} {path} ' in line)
 
     def start(self) -> None:
-        node_env = {**self.env, "HOST": "127.0.0.1", "PORT": str(self.port), "MCPDEMO_WORKERS": "2",
+        node_env = {**self.env, "HOST": "127.0.0.1", "PORT": str(self.port), "MCPDEMO_WORKERS": str(WORKERS),
                     "MIGRATE_ON_START": "0", "FORWARDED_ALLOW_IPS": "127.0.0.1"}  # fmt: skip
         with self.log_path.open("a") as log:
             self.process = subprocess.Popen(
