@@ -17,6 +17,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
+from oauthapp.device_codes import generate_user_code
 from oauthapp.tokens import AUTH_METHODS, GRANT_TYPES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -278,7 +279,7 @@ SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W008"]
 # and revocation cross-origin. They carry no cookies, so any origin may; the authorization
 # endpoint (a page with the user's session) never answers cross-origin. /mcp does its own
 # CORS in mcpapp.endpoint, limited to MCPDEMO_ALLOWED_ORIGINS.
-CORS_URLS_REGEX = r"^/(\.well-known/oauth-[a-z-]+(/mcp)?|token/?|revoke/?|register(/[^/]+)?/?)$"
+CORS_URLS_REGEX = r"^/(\.well-known/oauth-[a-z-]+(/mcp)?|token/?|revoke/?|device-authorization/?|register(/[^/]+)?/?)$"
 CORS_ALLOW_ALL_ORIGINS = True
 CORS_ALLOW_CREDENTIALS = False
 CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "mcp-protocol-version")
@@ -293,6 +294,13 @@ if not 0 < MCPDEMO_ACCESS_TOKEN_SECONDS < MCPDEMO_REFRESH_TOKEN_SECONDS:
     raise ImproperlyConfigured("MCPDEMO_REFRESH_TOKEN_SECONDS must exceed MCPDEMO_ACCESS_TOKEN_SECONDS (> 0).")
 
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauthapp.Application"
+# DOT's device grant plus the resource the token will be bound to (RFC 8707).
+OAUTH2_PROVIDER_DEVICE_GRANT_MODEL = "oauthapp.DeviceGrant"
+# The device flow (RFC 8628): how long its codes live, how often a device may poll.
+MCPDEMO_DEVICE_CODE_SECONDS = env_int("MCPDEMO_DEVICE_CODE_SECONDS", 600)
+MCPDEMO_DEVICE_POLL_SECONDS = env_int("MCPDEMO_DEVICE_POLL_SECONDS", 5)
+if not (60 <= MCPDEMO_DEVICE_CODE_SECONDS <= 1800 and 1 <= MCPDEMO_DEVICE_POLL_SECONDS <= 60):
+    raise ImproperlyConfigured("MCPDEMO_DEVICE_CODE_SECONDS must be 60-1800 and MCPDEMO_DEVICE_POLL_SECONDS 1-60.")
 OAUTH2_PROVIDER = {
     "SCOPES": {MCP_SCOPE: "Use this server's MCP tools on your behalf"},
     "DEFAULT_SCOPES": [MCP_SCOPE],
@@ -341,6 +349,13 @@ OAUTH2_PROVIDER = {
     ),
     "CIMD_ALLOWED_HOSTS": env_list("MCPDEMO_CIMD_ALLOWED_HOSTS"),
     "CLIENT_SECRET_HASHER": "pbkdf2_sha256_client_secret",
+    # The device flow: our user codes; the verification URI is set per request (the issuer's
+    # /device); the token's user and scope come from the grant in the validator's
+    # validate_device_code, not from DOT's pre-token hook (it raises on an unknown code).
+    "OAUTH_DEVICE_USER_CODE_GENERATOR": generate_user_code,
+    "OAUTH_DEVICE_VERIFICATION_URI": f"{MCPDEMO_PUBLIC_URL}/device",
+    "DEVICE_FLOW_INTERVAL": MCPDEMO_DEVICE_POLL_SECONDS,
+    "OAUTH_PRE_TOKEN_VALIDATION": [],
 }
 
 # Sliding-window limits (e.g. "30/h", "5/10m"; empty = off), per client address (IPv6 per
@@ -350,6 +365,9 @@ MCPDEMO_RATE_LIMITS = {
     "token": os.environ.get("MCPDEMO_RATE_LIMIT_TOKEN", "120/m"),
     "login": os.environ.get("MCPDEMO_RATE_LIMIT_LOGIN", "10/m"),
     "login_account": os.environ.get("MCPDEMO_RATE_LIMIT_LOGIN_ACCOUNT", "20/h"),
+    # Wrong user codes on the /device page, per address and per signed-in account (RFC 8628 §5.1).
+    "device": os.environ.get("MCPDEMO_RATE_LIMIT_DEVICE", "10/m"),
+    "device_account": os.environ.get("MCPDEMO_RATE_LIMIT_DEVICE_ACCOUNT", "20/h"),
 }
 
 # A ceiling over all addresses: at most this many self-registered clients that no user

@@ -9,4 +9,4 @@ class OAuthAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, signals  # noqa: F401 (registers the system checks, connects the receivers)
+        from . import checks, cimd, signals  # noqa: F401 (registers the system checks, connects the receivers)

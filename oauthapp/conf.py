@@ -6,6 +6,8 @@
 | ``MCP_SCOPE`` | ``"mcp"`` | the scope a registration gets when it asks for none |
 | ``MCPDEMO_RATE_LIMITS`` | ``DEFAULT_RATE_LIMITS`` | sliding-window limits (``N/m``, ``N/10m``…; empty: off) |
 | ``MCPDEMO_REFRESH_RACE_SECONDS`` | ``30`` | a refresh repeated this soon gets the first answer again |
+| ``MCPDEMO_DEVICE_CODE_SECONDS`` | ``600`` | how long a device flow's user code and device code live |
+| ``MCPDEMO_DEVICE_POLL_SECONDS`` | ``5`` | the polling interval a device client is given (``slow_down`` adds 5) |
 
 DOT's own settings (``OAUTH2_PROVIDER``: CIMD, DCR, lifetimes) stay DOT's, read through
 ``oauth2_provider.settings.oauth2_settings``.
@@ -17,7 +19,14 @@ from collections.abc import Mapping
 
 from django.conf import settings
 
-DEFAULT_RATE_LIMITS = {"register": "30/h", "token": "120/m", "login": "10/m", "login_account": "20/h"}
+DEFAULT_RATE_LIMITS = {
+    "register": "30/h",
+    "token": "120/m",
+    "login": "10/m",
+    "login_account": "20/h",
+    "device": "10/m",
+    "device_account": "20/h",
+}
 
 
 class Settings:
@@ -37,6 +46,14 @@ class Settings:
     @property
     def REFRESH_RACE_SECONDS(self) -> int:
         return int(getattr(settings, "MCPDEMO_REFRESH_RACE_SECONDS", 30))
+
+    @property
+    def DEVICE_CODE_SECONDS(self) -> int:
+        return int(getattr(settings, "MCPDEMO_DEVICE_CODE_SECONDS", 600))
+
+    @property
+    def DEVICE_POLL_SECONDS(self) -> int:
+        return int(getattr(settings, "MCPDEMO_DEVICE_POLL_SECONDS", 5))
 
 
 conf = Settings()

@@ -6,10 +6,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-from oauth2_provider.models import AbstractApplication, ApplicationManager
+from oauth2_provider.models import AbstractApplication, AbstractDeviceGrant, ApplicationManager
 
 from . import display
 from .redirect_uris import private_use_schemes, redirect_uri_matches, redirect_uri_problem
+from .tokens import DEVICE_CODE
 
 
 class Application(AbstractApplication):
@@ -58,6 +59,18 @@ class Application(AbstractApplication):
     def is_usable(self, request: object) -> bool:
         # DOT asks this on every authorization and token request.
         return not self.is_blocked
+
+    def allows_grant_type(self, *grant_types: str) -> bool:
+        # DOT keeps one grant per client; the device grant is also open to a public client
+        # that declared it (its registration or its metadata document lists it).
+        return super().allows_grant_type(*grant_types) or (
+            DEVICE_CODE in grant_types and self.allows_device_grant
+        )
+
+    @property
+    def allows_device_grant(self) -> bool:
+        declared = (self.client_metadata or {}).get("grant_types") or []
+        return self.client_type == self.CLIENT_PUBLIC and isinstance(declared, list) and DEVICE_CODE in declared
 
     def redirect_uri_allowed(self, uri: str) -> bool:
         # DOT asks this wherever a request names a redirect URI (authorization, consent).
@@ -187,3 +200,25 @@ class RefreshReplay(models.Model):
 
     def __str__(self) -> str:
         return f"refresh answer kept until {self.expires:%Y-%m-%d %H:%M:%S}"
+
+
+class DeviceGrant(AbstractDeviceGrant):
+    """DOT's device authorization (RFC 8628), swapped in via ``OAUTH2_PROVIDER_DEVICE_GRANT_MODEL``.
+
+    - ``resource``: what the token will be bound to (RFC 8707), as on DOT's code grants.
+    - ``client_id`` is as long as an Application's: a CIMD client's id is its document URL.
+    - ``user`` is the account that entered the user code first; only it can approve, and
+      the token is issued to it (:mod:`oauthapp.views.device`).
+    """
+
+    client_id = models.CharField(max_length=255, db_index=True, verbose_name=_("client ID"))
+    resource = models.JSONField(default=list, blank=True, verbose_name=_("resource"))
+
+    class Meta(AbstractDeviceGrant.Meta):
+        # The /device page looks grants up by the code a person types.
+        indexes = [models.Index(fields=["user_code"], name="oauthapp_devicegrant_user_code")]
+        verbose_name = _("device sign-in")
+        verbose_name_plural = _("device sign-ins")
+
+    def __str__(self) -> str:
+        return f"device sign-in of {self.client_id[:60]} ({self.status})"

@@ -1,6 +1,9 @@
 """Rate limits on the endpoints that create things or check secrets, as sliding windows.
 
 - Registration, token and revocation: per client address.
+- Device authorization: per client address, with the token endpoint's limit.
+- Wrong user codes on the device page (:func:`take_all`, called by the view): per
+  address and per signed-in account (RFC 8628 §5.1); a right code gives its slots back.
 - Every password form (:data:`SIGN_IN_PATHS`: the site's and the admin's sign-in) shares
   one limiter, per address and per account, so guessing a staff password at
   ``/admin/login/`` meets the same wall as at ``/accounts/login/``. Only failed
@@ -50,6 +53,8 @@ _LIMITED: dict[tuple[str, str], str] = {
     ("POST", "/token/"): "token",
     ("POST", "/revoke"): "token",
     ("POST", "/revoke/"): "token",
+    ("POST", "/device-authorization"): "token",
+    ("POST", "/device-authorization/"): "token",
 }
 # django-ratelimit's syntax (oauthapp.E001 checks it): no unit means seconds.
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd]?)\s*$", re.IGNORECASE)
@@ -163,6 +168,25 @@ def take(scope: str, key: str, rate: Rate | None) -> tuple[Counter | None, float
     return counter, counter.take()
 
 
+def take_all(wanted: list[tuple[str, str]]) -> tuple[list[Counter], float | None]:
+    """Take a slot of each ``(group, key)`` (rates from ``MCPDEMO_RATE_LIMITS``), all or none.
+
+    Returns the counters taken (to give back after a success) and, if a limit refused, the
+    wait (then nothing stays taken).
+    """
+    limits = conf.RATE_LIMITS
+    taken: list[Counter] = []
+    for group, key in wanted:
+        counter, wait = take(group, key, parse_rate(limits.get(group, "")))
+        if wait is not None:
+            for earlier in taken:
+                earlier.give_back()
+            return [], wait
+        if counter is not None:
+            taken.append(counter)
+    return taken, None
+
+
 class RateLimitMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -178,21 +202,14 @@ class RateLimitMiddleware:
         return self.get_response(request)
 
     def _sign_in(self, request: HttpRequest) -> HttpResponse:
-        limits = conf.RATE_LIMITS
-        taken: list[Counter] = []
-        wanted = [("login", address_key(request), limits.get("login", ""))]
+        wanted = [("login", address_key(request))]
         request.body  # noqa: B018 - cache the body so later middleware and views can still read it
         username = request.POST.get("username", "")
         if username:
-            wanted.append(("login_account", account_key(username), limits.get("login_account", "")))
-        for scope, key, rate in wanted:
-            counter, wait = take(scope, key, parse_rate(rate))
-            if wait is not None:
-                for earlier in taken:
-                    earlier.give_back()
-                return _too_many_page(request, wait)
-            if counter is not None:
-                taken.append(counter)
+            wanted.append(("login_account", account_key(username)))
+        taken, wait = take_all(wanted)
+        if wait is not None:
+            return too_many_page(request, wait)
         response = self.get_response(request)
         user = getattr(request, "user", None)
         if response.status_code in (301, 302, 303) and user is not None and user.is_authenticated:
@@ -218,13 +235,14 @@ def _too_many_json(wait: float) -> HttpResponse:
     return response
 
 
-def _too_many_page(request: HttpRequest, wait: float) -> HttpResponse:
-    """The sign-in 429 page, with a way back to the same form and the request it was for (``next``)."""
+def too_many_page(request: HttpRequest, wait: float, kind: str = "sign-in") -> HttpResponse:
+    """The 429 page (``kind``: ``"sign-in"`` or ``"device"`` for user codes), with a way back
+    to the same form and the request it was for (``next``)."""
     next_url = request.POST.get("next") or request.GET.get("next") or ""
     retry_url = request.path
     if next_url and url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
         retry_url += "?" + django_urlencode({"next": next_url})
-    context = {"retry_after": _retry_after(wait), "retry_url": retry_url}
+    context = {"retry_after": _retry_after(wait), "retry_url": retry_url, "kind": kind}
     response = HttpResponse(render_to_string("429.html", context, request=request), status=429)
     response["Retry-After"] = _retry_after(wait)
     response["Cache-Control"] = "no-store"

@@ -2,7 +2,7 @@
 
 DOT 3.4 ships registration views but no public hook for a registration policy, so this
 module owns the small service behind ``/register``: validate the metadata (only the
-authorization-code grant, our redirect-URI rules, size caps, RFC 7591's exact error
+authorization-code grant, with refresh, and the device grant for public clients; our redirect-URI rules, size caps, RFC 7591's exact error
 codes), create the ``Application`` and its registration access token through DOT's
 models in one transaction, and build the answer.
 """
@@ -35,7 +35,7 @@ from . import audit, display
 from .conf import conf
 from .models import Consent
 from .redirect_uris import display_host, redirect_uri_problem
-from .tokens import AUTH_METHODS, GRANT_TYPES, checksum
+from .tokens import AUTH_METHODS, AUTHORIZATION_CODE, DEVICE_CODE, GRANT_TYPES, REFRESH_TOKEN, checksum
 
 MAX_REDIRECT_URIS = 20
 MAX_TEXT_FIELD_LENGTH = 255
@@ -76,17 +76,27 @@ def _check_redirect_uris(data: dict[str, Any]) -> list[str]:
     return uris
 
 
-def _check_grant_and_response_types(data: dict[str, Any]) -> list[str]:
+def granted_types(declared: Any) -> list[str]:
+    """The grant types a client may use, as answered: the code grant with refresh, and the
+    device grant if it declared it (DOT keeps one grant per client; see ``Application.allows_grant_type``)."""
+    device = isinstance(declared, list) and DEVICE_CODE in declared
+    return [AUTHORIZATION_CODE, REFRESH_TOKEN, *([DEVICE_CODE] if device else [])]
+
+
+def _check_grant_and_response_types(data: dict[str, Any], public: bool) -> list[str]:
     grant_types = data.get("grant_types", ["authorization_code"])
     if not isinstance(grant_types, list) or not all(isinstance(g, str) for g in grant_types):
         raise _metadata_error("grant_types must be an array of strings")
     unsupported = [g for g in grant_types if g not in GRANT_TYPES]
     if unsupported:
         raise _metadata_error(
-            f"unsupported grant_types {unsupported!r}: this server supports only authorization_code and refresh_token"
+            f"unsupported grant_types {unsupported!r}: this server supports only authorization_code, refresh_token "
+            f"and, for public clients, {DEVICE_CODE}"
         )
     if "authorization_code" not in grant_types:
         raise _metadata_error("grant_types must include authorization_code")
+    if DEVICE_CODE in grant_types and not public:
+        raise _metadata_error(f"{DEVICE_CODE} is for public clients (token_endpoint_auth_method none) only")
     response_types = data.get("response_types", ["code"])
     if not isinstance(response_types, list) or response_types != ["code"]:
         raise _metadata_error('response_types must be ["code"]')
@@ -152,7 +162,7 @@ class ClientRegistration:
         metadata = dict(application.client_metadata or {})
         default_method = "none" if application.client_type == application.CLIENT_PUBLIC else "client_secret_basic"
         method = metadata.setdefault("token_endpoint_auth_method", default_method)
-        return cls(application.redirect_uris.split(), list(GRANT_TYPES), method, metadata)
+        return cls(application.redirect_uris.split(), granted_types(metadata.get("grant_types")), method, metadata)
 
     @property
     def is_public(self) -> bool:
@@ -168,10 +178,11 @@ def parse_registration(data: Any) -> ClientRegistration:
         raise _metadata_error(
             f"unsupported token_endpoint_auth_method {str(auth_method)[:64]!r}; supported: {', '.join(AUTH_METHODS)}"
         )
-    grant_types = _check_grant_and_response_types(data)
+    grant_types = granted_types(_check_grant_and_response_types(data, auth_method == "none"))
     redirect_uris = _check_redirect_uris(data)
     metadata = _check_optional_fields(data)
     metadata["token_endpoint_auth_method"] = auth_method
+    metadata["grant_types"] = grant_types
     return ClientRegistration(redirect_uris, grant_types, auth_method, metadata)
 
 
@@ -183,7 +194,7 @@ def registration_response(
         "client_id": application.client_id,
         "client_id_issued_at": int(application.created.timestamp()),
         "redirect_uris": application.redirect_uris.split(),
-        "grant_types": list(GRANT_TYPES),
+        "grant_types": registration.grant_types,
         "response_types": ["code"],
         "token_endpoint_auth_method": registration.token_endpoint_auth_method,
         "scope": registration.metadata.get("scope", conf.SCOPE),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from .views import authorize, metadata, registration, token
+from .views import authorize, device, metadata, registration, token
 
 app_name = "oauth2_provider"
 
@@ -27,6 +27,9 @@ urlpatterns = [
     re_path(r"^authorize/?$", authorize.AuthorizationView.as_view(), name="authorize"),
     re_path(r"^token/?$", token.TokenView.as_view(), name="token"),
     re_path(r"^revoke/?$", token.RevokeTokenView.as_view(), name="revoke-token"),
+    re_path(r"^device-authorization/?$", device.DeviceAuthorizationView.as_view(), name="device-authorization"),
+    re_path(r"^device/?$", device.DeviceUserCodeView.as_view(), name="device"),
+    path("device/confirm", device.DeviceConfirmView.as_view(), name="device-confirm"),
     re_path(r"^register/?$", registration.RegistrationView.as_view(), name="dcr-register"),
     re_path(
         r"^register/(?P<client_id>[^/]+)/?$",

@@ -10,6 +10,11 @@ loaded by :mod:`oauthapp.token_lookup` (one indexed read; on the event loop in
 :meth:`~MCPOAuth2Validator.avalidate_bearer_token`), never cached: a revocation takes
 effect on the next request.
 
+Device codes (RFC 8628): :meth:`MCPOAuth2Validator.validate_device_code` is oauthlib's
+hook; it answers pending, ``slow_down`` (and raises the interval), denied or expired from
+the grant row, which it locks; an approved grant gives the token its user, scope and
+resource, then is deleted, so a device code is redeemed once.
+
 Codes:
 - An exchanged code leaves a :class:`ConsumedCode` row (its checksum only). A second
   use of the code revokes every token the first use produced (OAuth 2.1 §4.1.3).
@@ -29,12 +34,14 @@ from django.utils import timezone
 from oauth2_provider.models import (
     AbstractAccessToken,
     get_access_token_model,
+    get_device_grant_model,
     get_grant_model,
     get_refresh_token_model,
 )
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, MismatchingRedirectURIError
+from oauthlib.oauth2.rfc8628.grant_types import DeviceCodeGrant
 
 from . import audit, token_lookup
 from .models import ConsumedCode
@@ -44,6 +51,10 @@ from .tokens import checksum
 # How long an exchanged code is remembered: far past its 60 s lifetime, so a
 # replay captured from a log or a history file is still recognised.
 CONSUMED_CODE_MEMORY = timedelta(hours=1)
+# RFC 8628 §3.5: each slow_down adds this to the interval, for that and every later poll.
+SLOW_DOWN_STEP_SECONDS = 5
+# A poll this much early still counts as on time (timers and networks jitter).
+POLL_LENIENCY_SECONDS = 0.5
 
 
 def exact_resource(request_uri: str, audiences: Sequence[str]) -> bool:
@@ -194,8 +205,37 @@ class MCPOAuth2Validator(OAuth2Validator):
         grant = self._grant(code, request.client, request)
         return (grant.code_challenge_method or None) if grant else None
 
+    # --- Device codes (RFC 8628) -------------------------------------------------------
+
+    def validate_device_code(self, client_id: str, code: str, request: Any, *args: Any, **kwargs: Any) -> str | None:
+        """oauthlib's hook: the grant's status for a poll by ``client_id``, ``None`` if there is no such grant."""
+        grant = get_device_grant_model().objects.select_for_update().filter(device_code=code, client_id=client_id).first()
+        if grant is None:
+            return None
+        now = timezone.now()
+        if grant.status == grant.EXPIRED or grant.expires <= now:
+            return DeviceCodeGrant.DEVICE_CODE_EXPIRED
+        if grant.status == grant.DENIED:
+            return DeviceCodeGrant.DEVICE_CODE_DENIED
+        if grant.status == grant.AUTHORIZED and grant.user is not None and grant.user.is_active:
+            request.user = grant.user
+            request.scopes = grant.scope.split()
+            request.resource = list(grant.resource)  # DOT binds the token to it (RFC 8707)
+            request.mcp_device_grant = grant
+            return DeviceCodeGrant.DEVICE_CODE_AUTHORIZED
+        if grant.status != grant.AUTHORIZATION_PENDING:
+            return None
+        too_soon = (now - grant.last_checked).total_seconds() + POLL_LENIENCY_SECONDS < grant.interval
+        if too_soon:
+            grant.interval += SLOW_DOWN_STEP_SECONDS
+        grant.save(update_fields=["interval", "last_checked"])  # last_checked: now (auto_now)
+        return DeviceCodeGrant.DEVICE_CODE_SLOW_DOWN if too_soon else DeviceCodeGrant.DEVICE_CODE_PENDING
+
     def save_bearer_token(self, token: dict[str, Any], request: Any, *args: Any, **kwargs: Any) -> Any:
         result = super().save_bearer_token(token, request, *args, **kwargs)
+        device_grant = getattr(request, "mcp_device_grant", None)
+        if device_grant is not None:
+            device_grant.delete()  # redeemed: the device code is good for one token
         # What the code (if this is a code exchange) produced, for ConsumedCode below.
         request.mcp_issued = (token.get("access_token", ""), token.get("refresh_token", ""))
         return result

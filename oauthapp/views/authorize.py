@@ -24,6 +24,18 @@ from ..tools_summary import tool_summaries
 _S256_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
+def consent_context(request: HttpRequest) -> dict[str, Any]:
+    """What the consent page shows besides the client, the same in the code and the device flow."""
+    # DOT counts a refresh token's lifetime from its access token's expiry.
+    idle = oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS
+    idle_from_issue = idle + oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS if idle else 0
+    return {
+        "service_host": request.get_host(),
+        "tools": tool_summaries(),
+        "idle_days": round(idle_from_issue / 86400) if idle else None,
+    }
+
+
 class ConsentForm(forms.Form):
     """The person's decision on one stored request (:mod:`oauthapp.consent_requests`), nothing else."""
 
@@ -105,12 +117,7 @@ class AuthorizationView(dot_views.AuthorizationView):
         redirect_uri = context.get("redirect_uri") or ""
         context["redirect_host"] = display_host(redirect_uri)
         context["redirect_words"] = describe_redirect(redirect_uri) if redirect_uri else ""
-        context["service_host"] = self.request.get_host()
-        context["tools"] = tool_summaries()
-        # DOT counts a refresh token's lifetime from its access token's expiry.
-        idle = oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS
-        idle_from_issue = idle + oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS if idle else 0
-        context["idle_days"] = round(idle_from_issue / 86400) if idle else None
+        context.update(consent_context(self.request))
         return context
 
     def create_authorization_response(self, request: HttpRequest, scopes: str, credentials: dict, allow: bool) -> Any:

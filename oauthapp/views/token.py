@@ -17,12 +17,13 @@ from .. import audit, public_url, refresh_race
 from ..endpoint_pages import BrowserPageOnGet
 from ..parameters import repeated_description, repeated_parameter
 from ..responses import client_auth_challenge, no_store, oauth_error
-from ..tokens import GRANT_TYPES, REFRESH_TOKEN
+from ..tokens import DEVICE_CODE, GRANT_TYPES, REFRESH_TOKEN
 
 # Every OAuth parameter that is or unlocks a credential stays out of error reports.
 OAUTH_SECRET_PARAMETERS = (
     "code",
     "code_verifier",
+    "device_code",
     "refresh_token",
     "token",
     "client_secret",
@@ -57,6 +58,9 @@ class TokenView(BrowserPageOnGet, dot_views.TokenView):
       an administrator, the user or the client revoked is refused, and logged as such.
     - Secrets are masked in error reports; every answer is JSON that no cache keeps.
     - A failed client authentication (401) challenges for Basic, not Bearer (RFC 6749 §5.2).
+    - The device grant (RFC 8628) goes through oauthlib like the others: client
+      authentication, then the validator's ``validate_device_code`` (pending, slow_down,
+      denied, expired), instead of DOT's status pre-check, which skips both.
     """
 
     endpoint_purpose = "token"
@@ -87,7 +91,10 @@ class TokenView(BrowserPageOnGet, dot_views.TokenView):
                 earlier = self._earlier_answer(request, refresh_token, client_id)
                 if earlier is not None:
                     return no_store(HttpResponse(earlier, content_type="application/json"))
-            response = super().post(request, *args, **kwargs)
+            if grant_type == DEVICE_CODE:
+                response = self.authorization_flow_token_response(request)
+            else:
+                response = super().post(request, *args, **kwargs)
             if refresh_token and response.status_code == 200:
                 refresh_race.remember(refresh_token, client_id, response.content)
             elif refresh_token and any(row.revoked for row in rows):
