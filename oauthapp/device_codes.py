@@ -50,7 +50,7 @@ class DeviceServer(DeviceAuthorizationEndpoint):
             request_validator,
             verification_uri=kwargs.get("verification_uri"),
             verification_uri_complete=kwargs.get("verification_uri_complete"),
-            user_code_generator=kwargs.get("user_code_generator"),  # type: ignore[arg-type]  # oauthlib's hint is wrong
+            user_code_generator=kwargs.get("user_code_generator"),
         )
 
     def create_device_authorization_response(self, *args: Any, **kwargs: Any) -> tuple[dict, dict, int]:

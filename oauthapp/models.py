@@ -63,9 +63,7 @@ class Application(AbstractApplication):
     def allows_grant_type(self, *grant_types: str) -> bool:
         # DOT keeps one grant per client; the device grant is also open to a public client
         # that declared it (its registration or its metadata document lists it).
-        return super().allows_grant_type(*grant_types) or (
-            DEVICE_CODE in grant_types and self.allows_device_grant
-        )
+        return super().allows_grant_type(*grant_types) or (DEVICE_CODE in grant_types and self.allows_device_grant)
 
     @property
     def allows_device_grant(self) -> bool:

@@ -2,9 +2,10 @@
 
 DOT 3.4 ships registration views but no public hook for a registration policy, so this
 module owns the small service behind ``/register``: validate the metadata (only the
-authorization-code grant, with refresh, and the device grant for public clients; our redirect-URI rules, size caps, RFC 7591's exact error
-codes), create the ``Application`` and its registration access token through DOT's
-models in one transaction, and build the answer.
+authorization-code grant, with refresh, and the device grant for public clients; our
+redirect-URI rules, size caps, RFC 7591's exact error codes), create the ``Application``
+and its registration access token through DOT's models in one transaction, and build
+the answer.
 """
 
 from __future__ import annotations

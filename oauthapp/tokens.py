@@ -1,5 +1,6 @@
-"""What this server issues, defined once: grant types (the device grant for public clients only), client authentication methods, and the
-lookup checksum under which DOT stores every token (and we store codes).
+"""What this server issues, defined once: grant types (the device grant for public clients
+only), client authentication methods, and the lookup checksum under which DOT stores
+every token (and we store codes).
 
 DOT has no public function for the checksum (its ``TokenChecksumField`` computes it on
 save); ``tests/unit/oauthapp/test_tokens.py`` fails if DOT ever stores something else.

@@ -209,7 +209,9 @@ class MCPOAuth2Validator(OAuth2Validator):
 
     def validate_device_code(self, client_id: str, code: str, request: Any, *args: Any, **kwargs: Any) -> str | None:
         """oauthlib's hook: the grant's status for a poll by ``client_id``, ``None`` if there is no such grant."""
-        grant = get_device_grant_model().objects.select_for_update().filter(device_code=code, client_id=client_id).first()
+        grant = (
+            get_device_grant_model().objects.select_for_update().filter(device_code=code, client_id=client_id).first()
+        )
         if grant is None:
             return None
         now = timezone.now()

@@ -91,9 +91,7 @@ def test_device_authorization_refusals_are_oauth_json(
     assert not DeviceGrant.objects.exists()
 
 
-def test_a_client_that_did_not_register_the_grant_may_not_start_it(
-    device: Client, vscode: dict[str, Any]
-) -> None:
+def test_a_client_that_did_not_register_the_grant_may_not_start_it(device: Client, vscode: dict[str, Any]) -> None:
     response = start(device, vscode["client_id"])
 
     assert response.status_code == 400
@@ -279,7 +277,9 @@ def test_a_link_fills_in_the_code_but_never_approves(
     assert grant.user is None
 
 
-@pytest.mark.parametrize("typed", ["{}", "{lower}", "{nodash}", " {spaced} "], ids=["as-shown", "lower", "no-dash", "spaces"])
+@pytest.mark.parametrize(
+    "typed", ["{}", "{lower}", "{nodash}", " {spaced} "], ids=["as-shown", "lower", "no-dash", "spaces"]
+)
 def test_codes_match_whatever_the_case_dashes_and_spaces(
     device: Client, signed_in: Client, device_client: dict[str, Any], typed: str
 ) -> None:

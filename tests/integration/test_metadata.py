@@ -44,8 +44,13 @@ def test_server_metadata_advertises_exactly_what_mcp_clients_can_use(client: Cli
     assert metadata["registration_endpoint"] == f"{BASE}/register"
     assert metadata["revocation_endpoint"] == f"{BASE}/revoke"
     assert metadata["response_types_supported"] == ["code"]
-    # Anything more (device_code, password, ...) ends up in VS Code's registration body.
-    assert metadata["grant_types_supported"] == ["authorization_code", "refresh_token"]
+    # Anything listed here (password, ...) ends up in VS Code's registration body.
+    assert metadata["grant_types_supported"] == [
+        "authorization_code",
+        "refresh_token",
+        "urn:ietf:params:oauth:grant-type:device_code",
+    ]
+    assert metadata["device_authorization_endpoint"] == f"{BASE}/device-authorization"
     assert metadata["code_challenge_methods_supported"] == ["S256"]
     assert "none" in metadata["token_endpoint_auth_methods_supported"]
     assert metadata["authorization_response_iss_parameter_supported"] is True

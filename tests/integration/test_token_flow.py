@@ -286,9 +286,23 @@ def test_another_client_cannot_revoke_the_token(signed_in: Client, tokens: dict[
     assert AccessToken.objects.filter(token_checksum=checksum(tokens["access_token"])).exists()
 
 
+def test_device_grant_is_refused_to_a_client_that_did_not_register_it(client: Client, vscode: dict[str, Any]) -> None:
+    response = client.post(
+        "/token",
+        {
+            "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+            "client_id": vscode["client_id"],
+            "device_code": "x",
+        },
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "unauthorized_client"
+
+
 @pytest.mark.parametrize(
     "grant_type",
-    ["password", "client_credentials", "implicit", "urn:ietf:params:oauth:grant-type:device_code", "foo"],
+    ["password", "client_credentials", "implicit", "foo"],
 )
 def test_other_grant_types_are_refused(client: Client, vscode: dict[str, Any], grant_type: str) -> None:
     response = client.post(

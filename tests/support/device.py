@@ -39,3 +39,21 @@ def decide(browser: Client, consent_page: Any, allow: bool = True) -> Any:
     if allow:
         data["allow"] = "Authorize"
     return browser.post("/device/confirm", data)
+
+
+def device_tokens(browser: Client, client_id: str) -> dict[str, Any]:
+    """The whole device flow for the signed-in ``browser``'s account; the token response (and ``client_id``)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from oauth2_provider.models import get_device_grant_model
+
+    device = Client()
+    codes = start(device, client_id).json()
+    decide(browser, enter_code(browser, codes["user_code"]))
+    get_device_grant_model().objects.filter(device_code=codes["device_code"]).update(
+        last_checked=timezone.now() - timedelta(seconds=60)
+    )
+    response = poll(device, client_id, codes["device_code"])
+    assert response.status_code == 200, response.content
+    return {**response.json(), "client_id": client_id}

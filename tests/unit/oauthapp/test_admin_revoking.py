@@ -12,6 +12,7 @@ from django.urls import reverse
 from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
 
 from oauthapp.models import AuditEvent, Consent, RefreshReplay
+from tests.support.device import DEVICE_REGISTRATION, device_tokens
 from tests.support.mcp import accepted_at_mcp, tokens_for
 from tests.support.oauth import LOOPBACK_REDIRECT, VSCODE_REGISTRATION, refresh, register
 
@@ -63,6 +64,17 @@ def test_disconnect_in_the_admin_signs_the_user_out_as_their_own_disconnect_does
     event = AuditEvent.objects.get(kind=AuditEvent.Kind.TOKEN_REVOKED)
     assert (event.actor, event.actor_user, event.user) == ("admin", admin_user, user)
     assert event.detail == {"tokens": 2, "reason": "disconnected by an administrator"}
+
+
+@pytest.mark.parametrize("action", ["revoke_all_tokens", "block"])
+def test_admin_actions_sign_out_a_device_sign_in_too(admin_client: Client, signed_in: Client, action: str) -> None:
+    tokens = device_tokens(signed_in, register(signed_in, DEVICE_REGISTRATION)["client_id"])
+    assert accepted_at_mcp(tokens["access_token"])
+
+    admin_client.post(APPLICATIONS, {"action": action, "_selected_action": [application_of(tokens).pk], "post": "yes"})
+
+    assert not accepted_at_mcp(tokens["access_token"])
+    assert refresh(signed_in, tokens["client_id"], tokens["refresh_token"]).status_code in (400, 401)
 
 
 def test_disconnect_is_post_only(admin_client: Client, tokens: dict[str, Any]) -> None:

@@ -6,14 +6,18 @@ the tests have no internet); DOT's SSRF checks in front of the fetch stay real.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from unittest import mock
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from oauth2_provider.cimd import CIMDError
 
-from oauthapp.models import Application
+from oauthapp.models import Application, DeviceGrant
+from oauthapp.tokens import DEVICE_CODE
+from tests.support.device import decide, enter_code, poll, start
 from tests.support.oauth import BASE, CodeRequest, consent_form_data, exchange_code, query_of
 
 pytestmark = pytest.mark.django_db
@@ -70,6 +74,31 @@ def test_vscode_document_works_although_it_lists_the_device_code_grant(signed_in
     assert application.registration_source == "cimd"
     assert application.authorization_grant_type == "authorization-code"
     assert application.client_secret == ""
+
+
+def test_vscode_document_opens_the_device_grant_to_it(signed_in: Client) -> None:
+    device = Client()
+    with serving(VSCODE_DOCUMENT):
+        codes = start(device, VSCODE_ID).json()
+        page = enter_code(signed_in, codes["user_code"])
+        decide(signed_in, page)
+        DeviceGrant.objects.update(last_checked=timezone.now() - timedelta(seconds=60))
+        token = poll(device, VSCODE_ID, codes["device_code"])
+
+    assert "Visual Studio Code" in page.content.decode()
+    assert token.status_code == 200, token.content
+    application = Application.objects.get(client_id=VSCODE_ID)
+    assert application.client_metadata["grant_types"] == ["authorization_code", "refresh_token", DEVICE_CODE]
+    assert application.authorization_grant_type == "authorization-code"  # what DOT was given
+
+
+def test_a_document_without_the_device_grant_may_not_start_it() -> None:
+    with serving(CLAUDE_CODE_DOCUMENT):
+        response = start(Client(), CLAUDE_CODE_ID)
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "unauthorized_client"
+    assert not Application.objects.get(client_id=CLAUDE_CODE_ID).allows_device_grant
 
 
 def test_claude_code_document_with_localhost_on_any_port(signed_in: Client) -> None:

@@ -58,3 +58,15 @@ def test_only_the_newest_requests_are_kept() -> None:
     assert len(request.session[consent_requests.SESSION_KEY]) == consent_requests.MAX_PENDING
     assert consent_requests.take(request, ids[0]) is None
     assert consent_requests.take(request, ids[-1]) is not None
+
+
+def test_a_device_request_keeps_its_own_fields_and_is_taken_only_as_one() -> None:
+    request = _request()
+    device = {"client_id": "c1", "scope": "mcp", "resource": ["http://testserver/mcp"], "device_grant": 7}
+    device_id = consent_requests.remember(request, device, kind="device")
+    authorize_id = consent_requests.remember(request, SHOWN)
+
+    assert consent_requests.take(request, authorize_id, kind="device") is None
+    assert consent_requests.take(request, device_id) is None  # not at /authorize
+    device_id = consent_requests.remember(request, device, kind="device")
+    assert consent_requests.take(request, device_id, kind="device") == device

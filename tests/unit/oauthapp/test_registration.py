@@ -12,6 +12,8 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.test import Client
 from oauth2_provider.models import get_access_token_model, get_application_model
 
+from oauthapp.tokens import DEVICE_CODE
+from tests.support.device import DEVICE_REGISTRATION
 from tests.support.oauth import (
     CLAUDE_REGISTRATION,
     CURSOR_REGISTRATION,
@@ -54,6 +56,26 @@ def stored_state() -> tuple[int, int]:
 
 
 # --- Successful registration of the clients we know -------------------------------------
+
+
+def test_vscode_body_with_the_device_grant_is_registered_with_it(client: Client) -> None:
+    response = post_register(client, DEVICE_REGISTRATION)
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["grant_types"] == ["authorization_code", "refresh_token", DEVICE_CODE]
+    application = Application.objects.get(client_id=body["client_id"])
+    assert application.allows_grant_type(DEVICE_CODE)
+    assert application.allows_grant_type("authorization-code")  # the desktop flow is unchanged
+    read = client.get(body["registration_client_uri"], **bearer(body["registration_access_token"]))
+    assert read.json()["grant_types"] == body["grant_types"]
+
+
+def test_without_the_device_grant_a_client_is_not_given_it(client: Client) -> None:
+    body = register(client)
+
+    assert body["grant_types"] == ["authorization_code", "refresh_token"]
+    assert not Application.objects.get(client_id=body["client_id"]).allows_grant_type(DEVICE_CODE)
 
 
 @pytest.mark.parametrize("body", PUBLIC_CLIENTS.values(), ids=PUBLIC_CLIENTS.keys())
@@ -243,8 +265,11 @@ INVALID_METADATA_BODIES = {
     "grant-implicit": with_changes(CLAUDE_REGISTRATION, grant_types=["implicit"]),
     "grant-refresh-token-only": with_changes(CLAUDE_REGISTRATION, grant_types=["refresh_token"]),
     "grant-empty": with_changes(CLAUDE_REGISTRATION, grant_types=[]),
-    "grant-code-plus-device-code": with_changes(
-        CLAUDE_REGISTRATION, grant_types=["authorization_code", "urn:ietf:params:oauth:grant-type:device_code"]
+    "grant-device-code-confidential": with_changes(
+        SDK_REGISTRATION, grant_types=["authorization_code", "urn:ietf:params:oauth:grant-type:device_code"]
+    ),
+    "grant-device-code-only": with_changes(
+        CLAUDE_REGISTRATION, grant_types=["urn:ietf:params:oauth:grant-type:device_code"]
     ),
     "grant-code-plus-client-credentials": with_changes(
         CLAUDE_REGISTRATION, grant_types=["authorization_code", "client_credentials"]
