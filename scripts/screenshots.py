@@ -2,7 +2,7 @@
 
 Starts a real server on a fresh database, registers a few well-known MCP clients (and two
 that share a name, and one with a long name), signs them in, blocks one, and photographs
-the home page, the consent page, Connected apps, an error page and the admin (applications,
+the home page, the consent page, the device sign-in page and its consent page, Connected apps, an error page and the admin (applications,
 one application's page, connections, the audit log) with headless Chromium (Debian's
 /usr/bin/chromium): on a desktop (1280x800), on a phone (390x844) and on a desktop in dark mode.
 """
@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.support.chromium import DESKTOP, PHONE, chromium, sign_in  # noqa: E402
+from tests.support.device import DEVICE_REGISTRATION  # noqa: E402
 from tests.support.live_server import LiveServer, live_server  # noqa: E402
 from tests.support.oauth import (  # noqa: E402
     CLAUDE_REGISTRATION,
@@ -65,6 +66,14 @@ def use(server: LiveServer, access_token: str) -> None:
     httpx.post(server.url + "/mcp", json=initialize, headers=headers).raise_for_status()
 
 
+def device_url(server: LiveServer) -> str:
+    """A device sign-in waiting for its user: the link (with the code) the device shows."""
+    client_id = register(server, DEVICE_REGISTRATION)
+    data = {"client_id": client_id, "scope": "mcp", "resource": server.url + "/mcp"}
+    codes = httpx.post(server.url + "/device-authorization", data=data).raise_for_status().json()
+    return codes["verification_uri_complete"]
+
+
 def populate(server: LiveServer) -> str:
     """A server with some history; returns the VS Code client's consent URL."""
     vscode = register(server, VSCODE_REGISTRATION)
@@ -83,7 +92,7 @@ def populate(server: LiveServer) -> str:
     return str(httpx.URL(server.url + "/authorize", params=request.params()))
 
 
-def photograph(server: LiveServer, consent_url: str, out: Path) -> list[Path]:
+def photograph(server: LiveServer, consent_url: str, device: str, out: Path) -> list[Path]:
     shots: list[Path] = []
     variants = [("desktop", DESKTOP, 1, "light"), ("phone", PHONE, 2, "light"), ("dark", DESKTOP, 1, "dark")]
     for variant, viewport, scale, scheme in variants:
@@ -96,6 +105,7 @@ def photograph(server: LiveServer, consent_url: str, out: Path) -> list[Path]:
             for name, url in [
                 ("home", server.url + "/"),
                 ("consent", consent_url),
+                ("device", device),
                 ("connected-apps", server.url + "/connected-apps/"),
                 ("error", server.url + "/authorize?response_type=code&client_id=no-such-client"),
                 ("admin-applications", server.url + "/admin/oauthapp/application/"),
@@ -108,6 +118,13 @@ def photograph(server: LiveServer, consent_url: str, out: Path) -> list[Path]:
                 path = out / f"{name}-{variant}.png"
                 page.screenshot(path=str(path), full_page=True)
                 shots.append(path)
+            # The device flow's consent page comes after the code is entered (a POST).
+            page.goto(device)
+            with page.expect_navigation():
+                page.click("form.stacked button[type=submit]")
+            path = out / f"device-consent-{variant}.png"
+            page.screenshot(path=str(path), full_page=True)
+            shots.append(path)
     return shots
 
 
@@ -118,7 +135,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp, live_server(Path(tmp), {USERNAME: PASSWORD}) as server:
         consent_url = populate(server)
-        for path in photograph(server, consent_url, args.out):
+        for path in photograph(server, consent_url, device_url(server), args.out):
             sys.stdout.write(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}\n")
 
 

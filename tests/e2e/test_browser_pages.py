@@ -217,3 +217,49 @@ def test_an_admin_disconnects_a_user_in_one_click_and_blocks_after_confirming(
         audit = page.inner_text("#result_list")
         assert "refresh refused: revoked by an administrator" in audit
         assert "reuse detected" not in audit
+
+
+def device_codes(server: LiveServer, name: str) -> dict:
+    """A device client named ``name`` and the codes it shows (RFC 8628)."""
+    from tests.support.device import DEVICE_REGISTRATION
+
+    registered = httpx.post(server.url + "/register", json={**DEVICE_REGISTRATION, "client_name": name}).json()
+    return httpx.post(
+        server.url + "/device-authorization", data={"client_id": registered["client_id"], "scope": "mcp"}
+    ).json()
+
+
+@pytest.mark.parametrize(("viewport", "scheme"), VIEWS)
+def test_the_device_pages_keep_the_code_field_and_allow_deny_on_screen(
+    server: LiveServer, viewport: dict[str, int], scheme: str
+) -> None:
+    codes = device_codes(server, "\u202e" + LONG_NAME)
+    for page in open_page(viewport, scheme):
+        page.goto(codes["verification_uri_complete"])
+        sign_in(page, "alice", PASSWORD)
+
+        assert page.inner_text("h1") == "Connect a device"
+        field = page.locator("#id_user_code").bounding_box()
+        assert field is not None and field["x"] + field["width"] <= viewport["width"]
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        note = page.evaluate(
+            """() => [getComputedStyle(document.querySelector('.device .note')).color,
+                      getComputedStyle(document.querySelector('.card')).backgroundColor]"""
+        )
+        assert contrast(rgb(note[0]), rgb(note[1])) >= 4.5, note
+
+        with page.expect_navigation():
+            page.click("form.stacked button[type=submit]")
+        page.wait_for_selector("#authorizationForm")
+        assert page.inner_text("h1") == "An application on another device wants to use your account on mcpdemo"
+        assert "\u202e" not in page.content()
+        assert codes["user_code"] in page.inner_text(".device-warning")
+        warning = page.evaluate(
+            """() => [getComputedStyle(document.querySelector('.device-warning')).color,
+                      getComputedStyle(document.querySelector('.device-warning')).backgroundColor]"""
+        )
+        assert contrast(rgb(warning[0]), rgb(warning[1])) >= 4.5, warning
+        for button in ("button[name=allow]", "button:has-text('Deny')"):
+            box = page.locator(button).bounding_box()
+            assert box is not None and box["y"] + box["height"] <= viewport["height"], (button, box)
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]

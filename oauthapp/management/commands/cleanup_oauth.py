@@ -4,8 +4,8 @@
 
 It removes dynamically registered clients that never obtained a token within
 ``--unused-days`` days, then runs DOT's ``cleartokens`` (expired access tokens, grants,
-registration tokens and revoked refresh tokens), and forgets expired consumed codes
-and refresh answers. Blocked clients and clients created by an administrator are
+registration tokens and revoked refresh tokens), and forgets expired consumed codes,
+refresh answers and device sign-ins (DOT's ``cleartokens`` leaves those). Blocked clients and clients created by an administrator are
 never removed automatically.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 from django.core.management import BaseCommand, call_command
 from django.utils import timezone
 
-from oauthapp.models import ConsumedCode, RefreshReplay
+from oauthapp.models import ConsumedCode, DeviceGrant, RefreshReplay
 from oauthapp.registration import never_used_clients
 
 
@@ -44,6 +44,8 @@ class Command(BaseCommand):
         now = timezone.now()
         codes, _ = ConsumedCode.objects.filter(expires__lt=now).delete()
         replays, _ = RefreshReplay.objects.filter(expires__lt=now).delete()
+        devices, _ = DeviceGrant.objects.filter(expires__lt=now).delete()
         self.stdout.write(
-            f"removed {count} abandoned client(s), {codes} consumed-code record(s), {replays} refresh answer(s)"
+            f"removed {count} abandoned client(s), {codes} consumed-code record(s), {replays} refresh answer(s), "
+            f"{devices} expired device sign-in(s)"
         )

@@ -11,7 +11,8 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from oauthapp.models import Application, ConsumedCode, RefreshReplay
+from oauthapp.models import Application, ConsumedCode, DeviceGrant, RefreshReplay
+from tests.support.device import DEVICE_REGISTRATION, start
 from tests.support.oauth import LOOPBACK_REDIRECT, refresh, register
 
 pytestmark = pytest.mark.django_db
@@ -73,6 +74,16 @@ def test_forgets_expired_replay_records(signed_in: Client, tokens: dict[str, Any
 
     assert not ConsumedCode.objects.exists()
     assert not RefreshReplay.objects.exists()
+
+
+def test_forgets_expired_device_sign_ins_only(client: Client) -> None:
+    client_id = register(client, DEVICE_REGISTRATION)["client_id"]
+    expired, waiting = (start(client, client_id).json()["device_code"] for _ in range(2))
+    DeviceGrant.objects.filter(device_code=expired).update(expires=timezone.now() - timedelta(seconds=1))
+
+    call_command("cleanup_oauth", stdout=StringIO())
+
+    assert list(DeviceGrant.objects.values_list("device_code", flat=True)) == [waiting]
 
 
 def test_unused_days_can_be_raised(client: Client) -> None:
