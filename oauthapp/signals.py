@@ -9,18 +9,20 @@ from django.dispatch import receiver
 from oauth2_provider.signals import app_authorized
 
 from . import audit
+from .tokens import DEVICE_CODE
 
 
 @receiver(app_authorized)
 def record_token_issued(sender: Any, request: Any, token: Any, **kwargs: Any) -> None:
-    refreshed = request.POST.get("grant_type") == "refresh_token"
+    grant_type = request.POST.get("grant_type")
     audit.record(
-        audit.Kind.TOKEN_REFRESHED if refreshed else audit.Kind.TOKEN_ISSUED,
+        audit.Kind.TOKEN_REFRESHED if grant_type == "refresh_token" else audit.Kind.TOKEN_ISSUED,
         actor=audit.Actor.CLIENT,
         request=request,
         user=token.user,
         application=token.application,
         scope=token.scope,
+        **({"flow": "device"} if grant_type == DEVICE_CODE else {}),
     )
 
 

@@ -114,6 +114,7 @@ class UserCodeForm(DeviceGrantForm):
         return grant.user_code
 
 
+@method_decorator(sensitive_post_parameters("user_code"), name="dispatch")
 class DeviceUserCodeView(dot_views.DeviceUserCodeView):
     """The verification page (RFC 8628 §3.3): enter the code, then the consent page."""
 

@@ -1,4 +1,4 @@
-"""Consent and admin pages in headless Chromium at desktop (1280x800) and phone (390x844), light and dark.
+"""Consent, device sign-in and admin pages in headless Chromium at desktop (1280x800) and phone (390x844), light and dark.
 
 Hostile client names cannot reorder the page, impersonate the badge or push Allow/Deny off a
 phone screen; focus rings meet 3:1; the site follows prefers-color-scheme; long names do
@@ -25,6 +25,7 @@ from tests.support.chromium import (
     loopback_server,
     sign_in,
 )
+from tests.support.device import DEVICE_REGISTRATION
 from tests.support.live_server import LiveServer, live_server
 
 pytestmark = [
@@ -221,8 +222,6 @@ def test_an_admin_disconnects_a_user_in_one_click_and_blocks_after_confirming(
 
 def device_codes(server: LiveServer, name: str) -> dict:
     """A device client named ``name`` and the codes it shows (RFC 8628)."""
-    from tests.support.device import DEVICE_REGISTRATION
-
     registered = httpx.post(server.url + "/register", json={**DEVICE_REGISTRATION, "client_name": name}).json()
     return httpx.post(
         server.url + "/device-authorization", data={"client_id": registered["client_id"], "scope": "mcp"}
