@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 PURPOSES = {
     "token": "MCP clients exchange your approval here for access tokens, and renew them.",
     "register": "MCP clients register themselves here before they ask you to sign in.",
+    "device-authorization": "MCP clients without a browser ask here for the code you then enter on the device page.",
 }
 
 

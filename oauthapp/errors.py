@@ -13,7 +13,7 @@ from django.db import DataError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
-API_PREFIXES = ("/token", "/register", "/revoke", "/.well-known/", "/authorize")
+API_PREFIXES = ("/token", "/register", "/revoke", "/device-authorization", "/.well-known/", "/authorize")
 RETRY_AFTER_SECONDS = "5"
 
 

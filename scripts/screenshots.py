@@ -2,9 +2,10 @@
 
 Starts a real server on a fresh database, registers a few well-known MCP clients (and two
 that share a name, and one with a long name), signs them in, blocks one, and photographs
-the home page, the consent page, the device sign-in page and its consent page, Connected apps, an error page and the admin (applications,
-one application's page, connections, the audit log) with headless Chromium (Debian's
-/usr/bin/chromium): on a desktop (1280x800), on a phone (390x844) and on a desktop in dark mode.
+the home page, the consent page, the device sign-in page and its consent page, Connected
+apps, an error page and the admin (applications, one application's page, connections, the
+audit log) with headless Chromium (Debian's /usr/bin/chromium): on a desktop (1280x800), on
+a phone (390x844) and on a desktop in dark mode.
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ from oauth2_provider.views.device import DeviceGrantForm
 
 from .. import audit, consent_requests, consents, public_url, ratelimit
 from ..device_codes import DeviceServer, normalise_user_code
+from ..endpoint_pages import BrowserPageOnGet
 from ..parameters import repeated_description, repeated_parameter
 from ..responses import no_store, oauth_error
 from ..tokens import DEVICE_CODE
@@ -53,10 +54,11 @@ def device_client(request: HttpRequest, client_id: str) -> Any:
 
 
 @method_decorator(sensitive_post_parameters("client_secret"), name="dispatch")
-class DeviceAuthorizationView(dot_views.DeviceAuthorizationView):
+class DeviceAuthorizationView(BrowserPageOnGet, dot_views.DeviceAuthorizationView):
     """DOT's device authorization endpoint, for the clients and the resource this server serves."""
 
     server_class = DeviceServer
+    endpoint_purpose = "device-authorization"
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         repeated = repeated_parameter(request.GET, request.POST)

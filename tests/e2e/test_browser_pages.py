@@ -1,4 +1,5 @@
-"""Consent, device sign-in and admin pages in headless Chromium at desktop (1280x800) and phone (390x844), light and dark.
+"""Consent, device sign-in and admin pages in headless Chromium at desktop (1280x800) and
+phone (390x844), light and dark.
 
 Hostile client names cannot reorder the page, impersonate the badge or push Allow/Deny off a
 phone screen; focus rings meet 3:1; the site follows prefers-color-scheme; long names do

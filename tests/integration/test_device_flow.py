@@ -405,3 +405,10 @@ def test_the_device_page_signs_in_with_the_password_and_comes_back(client: Clien
 
     assert response.status_code == 302
     assert response["Location"] == "/device?user_code=BCDF-GHJK"
+
+
+def test_the_device_authorization_endpoint_opened_in_a_browser_says_what_it_is(client: Client) -> None:
+    response = client.get("/device-authorization", headers={"Accept": "text/html"})
+
+    assert response.status_code == 405
+    assert "the code you then enter on the device page" in response.content.decode()

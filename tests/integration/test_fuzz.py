@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -13,6 +14,9 @@ from hypothesis import strategies as st
 
 from mcpdemo.asgi import build_application
 from oauthapp.registration import RegistrationError, parse_registration
+from oauthapp.tokens import DEVICE_CODE
+from tests.support.device import DEVICE_REGISTRATION
+from tests.support.oauth import register
 
 
 @pytest.fixture(autouse=True)
@@ -84,6 +88,37 @@ def test_token_endpoint_answers_every_form_with_json_and_no_5xx(client: Client, 
     assert response.status_code < 500
     assert response["Content-Type"] == "application/json"
     assert "error" in response.json() or "access_token" in response.json()
+
+
+device_fields = st.dictionaries(
+    st.sampled_from(["grant_type", "client_id", "device_code", "scope", "resource", "client_secret", "user_code"]),
+    st.one_of(st.sampled_from(["device", DEVICE_CODE, "mcp", "", "http://testserver/mcp"]), st.text(max_size=50)),
+    max_size=6,
+)
+
+
+@pytest.mark.django_db
+@FUZZ
+@given(form=device_fields, as_form=st.booleans())
+def test_device_authorization_and_polling_answer_json_and_no_5xx(client: Client, form: dict, as_form: bool) -> None:
+    device_client = register(client, DEVICE_REGISTRATION)["client_id"]
+    form = {key: device_client if value == "device" else value for key, value in form.items()}
+    body, content_type = (urlencode(form), "application/x-www-form-urlencoded") if as_form else (form, None)
+    started = client.post("/device-authorization", body, **({"content_type": content_type} if content_type else {}))
+    polled = client.post("/token", {**form, "grant_type": DEVICE_CODE})
+
+    for response in (started, polled):
+        assert response.status_code < 500
+        assert response["Content-Type"] == "application/json"
+
+
+@pytest.mark.django_db
+@FUZZ
+@given(typed=st.text(max_size=80))
+def test_the_device_page_answers_any_typed_code_without_a_5xx(signed_in: Client, typed: str) -> None:
+    response = signed_in.post("/device", {"user_code": typed})
+
+    assert response.status_code in {200, 400, 429}  # 400: a NUL (RejectNulMiddleware)
 
 
 mcp_bodies = st.one_of(

@@ -5,8 +5,8 @@
 It removes dynamically registered clients that never obtained a token within
 ``--unused-days`` days, then runs DOT's ``cleartokens`` (expired access tokens, grants,
 registration tokens and revoked refresh tokens), and forgets expired consumed codes,
-refresh answers and device sign-ins (DOT's ``cleartokens`` leaves those). Blocked clients and clients created by an administrator are
-never removed automatically.
+refresh answers and device sign-ins (``cleartokens`` leaves those). Blocked clients and
+clients created by an administrator are never removed automatically.
 """
 
 from __future__ import annotations
