@@ -255,9 +255,10 @@ class ApplicationAdmin(dot_admin.ApplicationAdmin):
         if db_field.name == "authorization_grant_type":
             # The token endpoint serves the code grant (with refresh) and nothing else.
             kwargs["choices"] = [(Application.GRANT_AUTHORIZATION_CODE, _("Authorization code (with refresh)"))]
-            kwargs["help_text"] = _("This server issues tokens for the grants %(grants)s only.") % {
-                "grants": ", ".join(GRANT_TYPES)
-            }
+            kwargs["help_text"] = _(
+                "This server issues tokens for the grants %(grants)s only; the device grant goes to a "
+                "public client whose registration or metadata document lists it."
+            ) % {"grants": ", ".join(GRANT_TYPES)}
         field = super().formfield_for_choice_field(db_field, request, **kwargs)
         if db_field.name == "client_type":
             field.help_text = _(

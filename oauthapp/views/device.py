@@ -158,7 +158,8 @@ class DeviceUserCodeView(dot_views.DeviceUserCodeView):
             # The first account to enter the code holds it (DOT's form_valid, without its redirect).
             model = get_device_grant_model()
             held = model.objects.filter(pk=grant.pk, user__isnull=True).update(user=self.request.user)
-            if not held:
+            if not held:  # another account entered it a moment earlier
+                form.add_error("user_code", forms.ValidationError("incorrect", code="incorrect_user_code"))
                 return self.form_invalid(form)
         stored = {
             "client_id": grant.client_id,

@@ -261,6 +261,8 @@ def test_device_page_needs_sign_in_and_keeps_the_code(client: Client) -> None:
 
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/?next=/device")
+    login = client.get(response["Location"])
+    assert "A device sign-in: sign in here, then enter the code" in login.content.decode()
 
 
 def test_a_link_fills_in_the_code_but_never_approves(
