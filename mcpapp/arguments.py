@@ -7,11 +7,14 @@ pydantic's site. The model that called the tool needs only which argument is wro
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
 from pydantic import ValidationError
+
+from mcpdemo import metrics
 
 
 def describe(error: ValidationError) -> str:
@@ -27,15 +30,28 @@ class ConciseTool(Tool):
     """An SDK ``Tool`` whose invalid-argument error names the arguments and nothing else."""
 
     async def run(self, arguments: dict[str, Any], context: Any, convert_result: bool = False) -> Any:
+        # Every call runs here, on the quick path and through the SDK's transport alike: the one
+        # place a call is timed and counted.
+        started = time.perf_counter()
+        outcome = "cancelled"
         try:
-            return await super().run(arguments, context, convert_result)
+            result = await super().run(arguments, context, convert_result)
+            outcome = "ok"
+            return result
         except ToolError as exc:
             # The caller's arguments, not a ValidationError from the tool's own body: pydantic titles
             # the error with the model that failed, here the SDK's model of the arguments.
             cause = exc.__cause__
             if isinstance(cause, ValidationError) and cause.title == self.fn_metadata.arg_model.__name__:
+                outcome = "invalid_arguments"
                 raise ToolError(f"Invalid arguments for tool {self.name}: {describe(cause)}") from None
+            outcome = "error"
             raise
+        except Exception:
+            outcome = "error"
+            raise
+        finally:
+            metrics.observe_tool_call(self.name, outcome, time.perf_counter() - started)
 
 
 def concise(tool: Tool) -> ConciseTool:

@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.db import DatabaseError
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.server.mcpserver import Context
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import Request as OAuthRequest
 
+from mcpdemo import metrics
 from oauthapp import consents, token_lookup
 
 from .conf import conf
@@ -61,6 +63,15 @@ class DOTTokenVerifier:
 
     async def check(self, token: str) -> Verdict:
         """Ask the validator. A database that is down raises (``DatabaseError``): that is an outage, not a no."""
+        try:
+            verdict = await self._ask_validator(token)
+        except DatabaseError:
+            metrics.record_token_check("outage")
+            raise
+        metrics.record_token_check("valid" if verdict.access_token is not None else verdict.error)
+        return verdict
+
+    async def _ask_validator(self, token: str) -> Verdict:
         validator = configured_validator()
         request = OAuthRequest(self.resource, http_method="POST", headers={"Authorization": f"Bearer {token}"})
         if has_fast_path(validator):

@@ -26,6 +26,8 @@ from django.conf import settings  # noqa: E402
 from starlette.types import Receive, Scope, Send  # noqa: E402
 
 from mcpapp.endpoint import MCP_PATHS, MCPEndpoint, build_mcp_endpoint  # noqa: E402
+from mcpdemo import metrics, metrics_access  # noqa: E402
+from mcpdemo.metrics_endpoint import METRICS_PATH, metered, serve_metrics  # noqa: E402
 
 # django-stubs types WSGIHandler's answer as HttpResponseBase, which is the iterable of bytes WSGI wants.
 django_application = WSGIMiddleware(wsgi_application, workers=settings.MCPDEMO_DJANGO_THREADS)  # type: ignore[arg-type]
@@ -40,8 +42,13 @@ class Router:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "http" and scope["path"] in MCP_PATHS:
-            await self.mcp_endpoint(scope, receive, send)
-        else:
+            if metrics.enabled():
+                await metered(self.mcp_endpoint, "mcp", scope, receive, send)
+            else:
+                await self.mcp_endpoint(scope, receive, send)
+        elif scope["type"] == "http" and scope["path"] == METRICS_PATH and metrics_access.allowed(scope):
+            await metered(serve_metrics, "metrics", scope, receive, send)
+        else:  # a /metrics request not allowed gets Django's 404, as for any unknown path
             await self.django_app(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -50,10 +57,12 @@ class Router:
         started = False
         try:
             async with self.mcp_endpoint.lifespan():
+                metrics.worker_started()
                 await send({"type": "lifespan.startup.complete"})
                 started = True
                 message = await receive()
                 assert message["type"] == "lifespan.shutdown"
+                metrics.worker_stopped()
         except Exception as exc:
             kind = "shutdown" if started else "startup"
             await send({"type": f"lifespan.{kind}.failed", "message": str(exc)})

@@ -40,7 +40,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
         cache.set("mcpdemo:readyz", "1", 10)
         checks["cache"] = "ok" if cache.get("mcpdemo:readyz") == "1" else "unavailable"
     except Exception as exc:  # noqa: BLE001
-        OUTAGES.log(logger, logging.WARNING, "readyz:cache", "readiness: cache unavailable (%s)", exc)
+        OUTAGES.log(logger, logging.WARNING, "readyz:cache", "readiness: cache unavailable (%s)", exc, service="cache")
         checks["cache"] = "unavailable"
     if checks["database"] != "ok":
         response = JsonResponse({"status": "unavailable", **checks}, status=503)

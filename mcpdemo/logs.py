@@ -62,7 +62,21 @@ class OncePerInterval:
         logger.log(level, message, *args)
 
 
-OUTAGES = OncePerInterval()
+class OutageLog(OncePerInterval):
+    """:data:`OUTAGES`: also counts every failure (logged or left out) in the metrics, by service and kind."""
+
+    def log(
+        self, logger: logging.Logger, level: int, kind: str, message: str, *args: object, service: str = "database"
+    ) -> None:
+        from . import metrics  # not at import: the logging configuration loads this module
+
+        metrics.record_outage(service, kind)
+        super().log(logger, level, kind, message, *args)
+
+
+# The one place expected failures of the database (``service="database"``) and the cache
+# (``service="cache"``) are reported.
+OUTAGES = OutageLog()
 
 
 class ExpectedFailureFilter(logging.Filter):

@@ -93,6 +93,12 @@ MCPDEMO_MCP_TOOLS = env_list("MCPDEMO_MCP_TOOLS", ["mcpapp.tools.SLUGIFY", "mcpa
 # prompts, completions and more (import paths, comma-separated; none by default).
 MCPDEMO_MCP_EXTENSIONS = env_list("MCPDEMO_MCP_EXTENSIONS")
 
+# Prometheus metrics at /metrics (docs/monitoring.md): off unless enabled, and then only for
+# clients in these networks (CIDR, comma-separated) or with this bearer secret.
+MCPDEMO_METRICS_ENABLED = env_bool("MCPDEMO_METRICS_ENABLED", False)
+MCPDEMO_METRICS_ALLOWED_NETWORKS = env_list("MCPDEMO_METRICS_ALLOWED_NETWORKS")
+MCPDEMO_METRICS_TOKEN = os.environ.get("MCPDEMO_METRICS_TOKEN", "").strip()
+
 # Threads per process that run Django (OAuth endpoints, pages, admin); each keeps its
 # database connection for DATABASE_CONN_MAX_AGE seconds. Advanced tuning.
 MCPDEMO_DJANGO_THREADS = env_int("MCPDEMO_DJANGO_THREADS", 8)
@@ -115,6 +121,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "mcpdemo.metrics_middleware.MetricsMiddleware",  # outermost: it times the rest
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -13,6 +13,8 @@ from django.db import DataError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
+from mcpdemo import metrics
+
 API_PREFIXES = ("/token", "/register", "/revoke", "/device-authorization", "/.well-known/", "/authorize")
 RETRY_AFTER_SECONDS = "5"
 
@@ -45,6 +47,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if isinstance(exception, DataError):  # a value the database cannot store: the client's input
         return bad_request(request, exception)
     if isinstance(exception, (OperationalError, InterfaceError)):
+        metrics.record_outage("database", "django-request")
         response = _answer(
             request, 503, "temporarily_unavailable", "The service is briefly unavailable; try again", "503.html"
         )

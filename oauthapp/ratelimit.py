@@ -37,6 +37,7 @@ from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.http import urlencode as django_urlencode
 
+from mcpdemo import metrics
 from mcpdemo.logs import OUTAGES
 
 from .conf import conf
@@ -109,6 +110,7 @@ def _report(error: Exception) -> None:
         f"ratelimit:{kind}",
         "rate limits not enforced: the cache failed (%s); requests are let through",
         kind,
+        service="cache",
     )
 
 
@@ -165,7 +167,10 @@ def take(scope: str, key: str, rate: Rate | None) -> tuple[Counter | None, float
     if rate is None:
         return None, None
     counter = Counter(scope, key, rate)
-    return counter, counter.take()
+    wait = counter.take()
+    if wait is not None:
+        metrics.record_rate_limit_refusal(scope)
+    return counter, wait
 
 
 def take_all(wanted: list[tuple[str, str]]) -> tuple[list[Counter], float | None]:

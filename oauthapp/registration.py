@@ -32,6 +32,8 @@ from oauth2_provider.models import (
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.utils import parse_bearer_token
 
+from mcpdemo import metrics
+
 from . import audit, display
 from .conf import conf
 from .models import Consent
@@ -310,6 +312,7 @@ def create_client(request: HttpRequest, registration: ClientRegistration) -> Reg
             client_type=application.client_type,
             redirect_hosts=sorted({display_host(uri) for uri in registration.redirect_uris}),
         )
+    metrics.record_registration(application.client_type)
     return RegisteredClient(application, registration_token, client_secret)
 
 

@@ -17,6 +17,8 @@ from oauth2_provider.compat import login_not_required
 from oauth2_provider.models import get_access_token_model
 from oauth2_provider.settings import oauth2_settings
 
+from mcpdemo import metrics
+
 from ..endpoint_pages import BrowserPageOnGet
 from ..registration import (
     ClientRegistration,
@@ -93,6 +95,7 @@ class RegistrationView(BrowserPageOnGet, RegistrationEndpoint):
                 "too_many_requests", f"Too many new clients registered recently; retry in {retry_after} seconds", 429
             )
             response["Retry-After"] = str(retry_after)
+            metrics.record_rate_limit_refusal("register_unused")
             return response
         client = create_client(request, registration)
         body = registration_response(request, client.application, registration, client.registration_token)
