@@ -1,14 +1,16 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from mcpdemo import metrics
 from oauthapp import consents
 from tests.support.mcp import tokens_for
+from tests.support.metrics import Samples, parse
 from tests.support.oauth import PASSWORD, CodeRequest, exchange_code, obtain_code, register
 
 
@@ -35,6 +37,15 @@ def _fresh_cache() -> None:
     """Rate-limit counters and use throttles live in the cache (and the process); every test starts with none."""
     cache.clear()
     consents.forget_local_use_marks()
+
+
+@pytest.fixture
+def metrics_on(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[[], Samples]:
+    """Metrics enabled, from zero, in this process's memory; returns a function reading them all."""
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    settings.MCPDEMO_METRICS_ENABLED = True
+    metrics.reset()
+    return lambda: parse(metrics.exposition().decode())
 
 
 @pytest.fixture

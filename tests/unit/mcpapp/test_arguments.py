@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import anyio
 import pytest
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
 from pydantic import BaseModel
 
 from mcpapp.arguments import ConciseTool, concise
+from tests.support.metrics import Samples, value
 
 
 def add(a: int, b: int = 0) -> int:
@@ -56,3 +60,27 @@ def test_concise_keeps_what_the_tool_is() -> None:
         original.parameters,
     )
     assert concise(converted) is converted
+
+
+async def test_every_call_is_counted_by_outcome_with_its_time(metrics_on: Callable[[], Samples]) -> None:
+    async def slow(seconds: float) -> str:
+        """Sleeps."""
+        await anyio.sleep(seconds)
+        return "done"
+
+    tools = {"add": ConciseTool.from_function(add), "broken": ConciseTool.from_function(broken)}
+    assert await tools["add"].run({"a": 1}, context=None) == 1
+    for tool, arguments in (("add", {"b": "many"}), ("broken", {"value": "x"})):
+        with pytest.raises(ToolError):
+            await tools[tool].run(arguments, context=None)
+    sleeper = ConciseTool.from_function(slow)
+    with anyio.move_on_after(0.01):
+        await sleeper.run({"seconds": 5}, context=None)
+
+    samples = metrics_on()
+    assert value(samples, "mcpdemo_tool_calls_total", tool="add", outcome="ok") == 1
+    assert value(samples, "mcpdemo_tool_calls_total", tool="add", outcome="invalid_arguments") == 1
+    assert value(samples, "mcpdemo_tool_calls_total", tool="broken", outcome="error") == 1
+    assert value(samples, "mcpdemo_tool_calls_total", tool="slow", outcome="cancelled") == 1
+    assert value(samples, "mcpdemo_tool_call_duration_seconds_count", tool="add") == 2
+    assert 0.005 < value(samples, "mcpdemo_tool_call_duration_seconds_sum", tool="slow") < 5

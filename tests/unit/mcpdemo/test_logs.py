@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import pytest
 
-from mcpdemo.logs import ExpectedFailureFilter, OncePerInterval
+from mcpdemo.logs import ExpectedFailureFilter, OncePerInterval, OutageLog
+from tests.support.metrics import Samples, value
 
 
 def test_once_per_interval_reports_each_kind_once_and_counts_the_rest(caplog) -> None:
@@ -67,3 +69,17 @@ def test_the_console_handler_filters_expected_failures(settings) -> None:
     assert [settings.LOGGING["filters"][name]["()"] for name in handler_filters] == [
         "mcpdemo.logs.ExpectedFailureFilter"
     ]
+
+
+def test_outages_are_counted_every_time_by_service_and_kind(metrics_on: Callable[[], Samples], caplog) -> None:
+    outages = OutageLog(seconds=60)
+    logger = logging.getLogger("tests.outages")
+    with caplog.at_level(logging.WARNING, logger="tests.outages"):
+        for _ in range(3):
+            outages.log(logger, logging.WARNING, "ratelimit:ConnectionError", "cache down", service="cache")
+        outages.log(logger, logging.WARNING, "mcp-token-check", "database down")
+
+    assert len(caplog.records) == 2  # logged once per kind and interval...
+    samples = metrics_on()  # ...counted every time
+    assert value(samples, "mcpdemo_outages_total", service="cache", kind="ratelimit:ConnectionError") == 3
+    assert value(samples, "mcpdemo_outages_total", service="database", kind="mcp-token-check") == 1
