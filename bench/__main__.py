@@ -31,9 +31,9 @@ from .report import (
     results_table,
     run_details,
 )
-from .servers import CLK_TCK, ROOT, TASKSET, OurDeployment, Server, ensure_seed, start_seed
+from .servers import CLK_TCK, ROOT, TASKSET, OurDeployment, Server, ensure_seed, features_env, start_seed
 
-ALL_SCENARIOS = ("1", "2", "3a", "3b", "4", "5", "6", "7", "8")
+ALL_SCENARIOS = ("1", "2", "3a", "3b", "4", "5", "6", "7", "8", "9a", "9b")
 MEMORY_TIME_LIMIT_S = 600.0
 OTHER_LOAD_WARNING = 0.10  # share of one CPU used by unrelated processes that earns a note...
 SATURATED = 0.90  # ...unless the server used at least this share of its CPU anyway
@@ -232,12 +232,55 @@ class Bench:
             for server in (stateless, stub):
                 if server is not None:
                     server.stop()
+        if self.wants("9a", "9b"):
+            await self.features(deployment)
         if self.wants("8"):
             server = await deployment.start("ours-memory")
             try:
                 self.memory.append(await self.sessions_memory(server, self.token))
             finally:
                 server.stop()
+
+    async def features(self, deployment: OurDeployment) -> None:
+        """9a and 9b: the stateless call with every feature switch off, then on, run by run in turn."""
+        servers: list[Server] = []
+        secrets_by_key: dict[str, str] = {}
+        try:
+            together = []
+            for key, on in (("9a", False), ("9b", True)):
+                env = features_env(on, deployment.workdir)
+                secrets_by_key[key] = env.get("MCPDEMO_METRICS_TOKEN", "none")
+                server = await deployment.start(f"ours-features-{'on' if on else 'off'}", stateless=True, extra_env=env)
+                servers.append(server)
+                switch = "on" if on else "off"
+                title = f"`tools/call slugify`, stateless, permissions + usage counting + metrics {switch}"
+                together.append((key, title, server, self.wrk(server, self.tools_call(self.token, None))))
+            results = await self.measure_together(together)
+            for (key, _title, server, _runner), result in zip(together, results, strict=True):
+                await self.check_metrics(key, server, secrets_by_key[key], result.ops)
+        finally:
+            for server in servers:
+                server.stop()
+
+    async def check_metrics(self, key: str, server: Server, secret: str, ops: int) -> None:
+        """The switch took: with metrics on, /metrics counts every measured call; off, it is a 404."""
+        conn = server.connection()
+        try:
+            response = await conn.get("/metrics", {"Authorization": f"Bearer {secret}"})
+        finally:
+            await conn.close()
+        if key == "9a":
+            if response.status != 404:
+                raise RuntimeError(f"{server.name}: /metrics answered {response.status} with metrics off")
+            return
+        line = next(
+            (line for line in response.text.splitlines() if line.startswith('mcpdemo_tool_calls_total{outcome="ok"')),
+            "",
+        )
+        counted = float(line.rsplit(" ", 1)[-1]) if line else 0.0
+        if response.status != 200 or counted < ops:
+            raise RuntimeError(f"{server.name}: /metrics {response.status}, {counted:.0f} tool calls counted for {ops}")
+        log(f"  {server.name}: /metrics counted {counted:,.0f} tool calls (measured runs: {ops:,})")
 
     async def refresh(self, server: Server, jar: flows.CookieJar, resource: str) -> None:
         """Scenario 7: each connection walks its own chain of rotating refresh tokens."""

@@ -143,6 +143,13 @@ def derived_lines(results: list[Result]) -> list[str]:
     if "3b" in by_key and "4" in by_key:
         cost = by_key["3b"].cpu_ms - by_key["4"].cpu_ms
         lines.append(f"- Token check, unknown token (3b − 4): {_fmt(cost, 3)} ms CPU per request.")
+    if "9a" in by_key and "9b" in by_key:
+        off, on = by_key["9a"].cpu_ms, by_key["9b"].cpu_ms
+        share = 100 * (on - off) / off if off else float("nan")
+        lines.append(
+            f"- Permissions + usage counting + metrics (9b − 9a): {_fmt(on - off, 3)} ms CPU per stateless tool call "
+            f"({_fmt(share, 1)}% of {_fmt(off, 3)} ms; the budget is 5%)."
+        )
     if "1" in by_key and "2" in by_key:
         lines.append(
             f"- Stateless vs stateful tool call: {_fmt(by_key['2'].cpu_ms, 3)} vs {_fmt(by_key['1'].cpu_ms, 3)} ms CPU."

@@ -32,6 +32,22 @@ UNREACHABLE_RATE_LIMITS = {
 }
 
 
+# The features that scenarios 9a (all off) and 9b (all on) compare: permissions, usage counting, metrics.
+FEATURE_SWITCHES = ("MCPDEMO_TOOL_PERMISSIONS", "MCPDEMO_USAGE_COUNTING", "MCPDEMO_METRICS_ENABLED")
+
+
+def features_env(on: bool, workdir: Path) -> dict[str, str]:
+    """Every feature switch on or off; on, metrics in multiprocess mode, as scripts/run-production serves them."""
+    env = dict.fromkeys(FEATURE_SWITCHES, "1" if on else "0")
+    if on:
+        directory = workdir / "prometheus-features-on"
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+        env["MCPDEMO_METRICS_TOKEN"] = secrets.token_urlsafe(32)
+    return env
+
+
 def pinned(cpu: int, argv: list[str]) -> list[str]:
     """``argv`` run on one CPU with ``taskset`` (unpinned when taskset is missing)."""
     return [TASKSET, "-c", str(cpu), *argv] if TASKSET else argv
@@ -187,7 +203,11 @@ class OurDeployment:
         return self.public_url + "/mcp"
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "MCPDEMO_"))}
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("DJANGO_", "MCPDEMO_", "PROMETHEUS_"))
+        }
         env.update(
             {
                 "DJANGO_SETTINGS_MODULE": "bench.settings",
@@ -232,10 +252,16 @@ class OurDeployment:
         )
 
     async def start(
-        self, name: str, *, stateless: bool = False, app: str = "mcpdemo.asgi:application", port: int | None = None
+        self,
+        name: str,
+        *,
+        stateless: bool = False,
+        app: str = "mcpdemo.asgi:application",
+        port: int | None = None,
+        extra_env: dict[str, str] | None = None,
     ) -> Server:
         port = port or free_port()
-        env = self.env(MCPDEMO_MCP_STATELESS="1" if stateless else "0")
+        env = self.env(MCPDEMO_MCP_STATELESS="1" if stateless else "0", **(extra_env or {}))
         log_path = self.workdir / f"{name}.log"
         argv = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
         argv += ["--workers", "1", "--no-access-log", "--lifespan", "on"]
