@@ -1,14 +1,18 @@
 """Prometheus metrics for operators: every metric this service exports, and the functions that record them.
 
 Off unless ``MCPDEMO_METRICS_ENABLED``: each ``record_*`` function then returns at once and
-nothing of prometheus-client is built. On, the metrics are built on first use, and each
-labelled child is kept in a dict, so that recording costs a dict lookup and an increment
-(prometheus-client's ``labels()`` validates and locks on every call).
+nothing of prometheus-client is built (the switch is read once, and again when a test
+changes the setting). On, the metrics are built on first use. A request does not touch them:
+it adds to plain dicts under one lock, and a thread of the process hands the sums to
+prometheus-client every :data:`FLUSH_SECONDS` (and before every exposition). Spread over the
+request path, each prometheus-client call meets cold caches and costs several times what it
+costs in that one loop.
 
 Several uvicorn workers add up through prometheus-client's multiprocess mode: with
 ``PROMETHEUS_MULTIPROC_DIR`` set before the workers start (``scripts/run-production`` sets
 it and ``manage.py prestart`` empties it), every worker writes its values to files there and
-``/metrics`` merges them, whichever worker answers. A worker that stops gracefully takes its
+``/metrics`` merges them, whichever worker answers (what another worker recorded in the last
+:data:`FLUSH_SECONDS` is not there yet). A worker that stops gracefully takes its
 live gauges with it (:func:`worker_stopped`); one that died is swept at the next worker's
 start (:func:`worker_started`). docs/monitoring.md lists the metrics and how to use them.
 
@@ -21,8 +25,11 @@ from __future__ import annotations
 import glob
 import os
 import re
+import threading
 from typing import Any
 
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
@@ -51,6 +58,7 @@ TOKEN_CHECK_RESULTS = ("valid", "invalid_token", "insufficient_scope", "outage")
 TOOL_OUTCOMES = ("ok", "error", "invalid_arguments", "cancelled")
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _LIVE_GAUGE_FILE = re.compile(r"gauge_live[a-z]+_(\d+)\.db$")
+FLUSH_SECONDS = 1.0
 
 
 def _counter_name(name: str) -> str:
@@ -100,6 +108,11 @@ class Metrics:
         )  # fmt: skip
         self.workers = Gauge(WORKERS, "Worker processes serving.", registry=r, multiprocess_mode="livesum")
         self._children: dict[tuple[Any, ...], Any] = {}
+        # What requests recorded since the last flush: (metric, *labels) → amount, or → observations.
+        self._counts: dict[tuple[Any, ...], float] = {}
+        self._observations: dict[tuple[Any, ...], list[float]] = {}
+        self._pending = threading.Lock()
+        self._flushing = threading.Lock()
 
     def child(self, metric: Any, *labels: str) -> Any:
         """``metric.labels(*labels)``, built once."""
@@ -109,29 +122,72 @@ class Metrics:
             found = self._children[key] = metric.labels(*labels)
         return found
 
+    def add(self, counted: tuple[Any, ...], observed: tuple[Any, ...] | None = None, value: float = 0.0) -> None:
+        """Count one for ``(counter, *labels)`` and, if given, observe ``value`` for ``(histogram, *labels)``."""
+        with self._pending:
+            self._counts[counted] = self._counts.get(counted, 0.0) + 1.0
+            if observed is not None:
+                values = self._observations.get(observed)
+                if values is None:
+                    self._observations[observed] = [value]
+                else:
+                    values.append(value)
+
+    def flush(self) -> None:
+        """Hand what was recorded to prometheus-client (to the files, in multiprocess mode)."""
+        with self._flushing:
+            with self._pending:
+                counts, self._counts = self._counts, {}
+                observations, self._observations = self._observations, {}
+            for (metric, *labels), amount in counts.items():
+                self.child(metric, *labels).inc(amount)
+            for (metric, *labels), values in observations.items():
+                child = self.child(metric, *labels)
+                for value in values:
+                    child.observe(value)
+
 
 _metrics: Metrics | None = None
+_enabled: bool | None = None  # MCPDEMO_METRICS_ENABLED as last read; None: to be read
+_flusher: threading.Thread | None = None
+
+
+@receiver(setting_changed)
+def _switch_changed(setting: str, **kwargs: Any) -> None:
+    global _enabled
+    if setting == "MCPDEMO_METRICS_ENABLED":
+        _enabled = None
 
 
 def enabled() -> bool:
-    return conf.METRICS_ENABLED
+    global _enabled
+    if _enabled is None:
+        _enabled = conf.METRICS_ENABLED
+    return _enabled
 
 
 def active() -> Metrics | None:
     """The metrics when enabled (built on first use), else ``None``."""
-    global _metrics
-    if not conf.METRICS_ENABLED:
+    if not (_enabled if _enabled is not None else enabled()):
         return None
-    if _metrics is None:
-        _metrics = Metrics()
-    return _metrics
+    return _metrics if _metrics is not None else reset()
 
 
 def reset() -> Metrics:
     """Fresh metrics (in-memory values start again at zero; tests measure from a known start)."""
-    global _metrics
+    global _metrics, _flusher
     _metrics = Metrics()
+    if _flusher is None:
+        _flusher = threading.Thread(target=_flush_forever, name="metrics-flush", daemon=True)
+        _flusher.start()
     return _metrics
+
+
+def _flush_forever() -> None:
+    tick = threading.Event()
+    while not tick.wait(FLUSH_SECONDS):
+        if _metrics is not None:
+            _metrics.flush()
 
 
 # Recording ---------------------------------------------------------------------------------
@@ -140,27 +196,23 @@ def reset() -> Metrics:
 def record_http_request(route: str, method: str, status: int, seconds: float | None) -> None:
     """One answered request; ``seconds`` is ``None`` for a response that is not a latency (a stream)."""
     m = active()
-    if m is None:
-        return
-    m.child(m.http_requests, route, method if method in METHODS else "other", str(status)).inc()
-    if seconds is not None:
-        m.child(m.http_duration, route).observe(seconds)
+    if m is not None:
+        counted = (m.http_requests, route, method if method in METHODS else "other", str(status))
+        m.add(counted, None if seconds is None else (m.http_duration, route), seconds or 0.0)
 
 
 def record_token_check(result: str) -> None:
     """``valid``, ``invalid_token``, ``insufficient_scope`` or ``outage`` (the database failed)."""
     m = active()
     if m is not None:
-        m.child(m.token_checks, result if result in TOKEN_CHECK_RESULTS else "invalid_token").inc()
+        m.add((m.token_checks, result if result in TOKEN_CHECK_RESULTS else "invalid_token"))
 
 
 def observe_tool_call(tool: str, outcome: str, seconds: float) -> None:
     """One tool call: ``ok``, ``error`` (the tool failed), ``invalid_arguments`` or ``cancelled``."""
     m = active()
-    if m is None:
-        return
-    m.child(m.tool_calls, tool, outcome).inc()
-    m.child(m.tool_duration, tool).observe(seconds)
+    if m is not None:
+        m.add((m.tool_calls, tool, outcome), (m.tool_duration, tool), seconds)
 
 
 def stream_opened() -> None:
@@ -178,26 +230,26 @@ def stream_closed() -> None:
 def record_token_issued(grant_type: str) -> None:
     m = active()
     if m is not None:
-        m.child(m.tokens_issued, grant_type).inc()
+        m.add((m.tokens_issued, grant_type))
 
 
 def record_registration(client_type: str) -> None:
     m = active()
     if m is not None:
-        m.child(m.registrations, client_type).inc()
+        m.add((m.registrations, client_type))
 
 
 def record_rate_limit_refusal(limit: str) -> None:
     m = active()
     if m is not None:
-        m.child(m.rate_limit_refusals, limit).inc()
+        m.add((m.rate_limit_refusals, limit))
 
 
 def record_outage(service: str, kind: str) -> None:
     """A failure of ``service`` (``database`` or ``cache``), as :data:`mcpdemo.logs.OUTAGES` reports it."""
     m = active()
     if m is not None:
-        m.child(m.outages, service, kind).inc()
+        m.add((m.outages, service, kind))
 
 
 # Workers and the multiprocess directory ------------------------------------------------------
@@ -233,6 +285,7 @@ def worker_stopped() -> None:
     m = active()
     if m is None:
         return
+    m.flush()
     if path := conf.MULTIPROC_DIR:
         mark_process_dead(os.getpid(), path)
     else:
@@ -257,6 +310,7 @@ def exposition() -> bytes:
     m = active()
     if m is None:
         return b""
+    m.flush()
     if path := conf.MULTIPROC_DIR:
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=path)

@@ -30,6 +30,7 @@ from tests.support.scripted_user import ScriptedUser
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "metrics password 123"
+FLUSH_WAIT = 1.5  # mcpdemo.metrics.FLUSH_SECONDS and a margin
 SECRET = secrets.token_urlsafe(32)
 REDIRECT = "http://127.0.0.1:33418/"
 MCP_HEADERS = {
@@ -177,11 +178,13 @@ def test_traffic_across_both_workers_adds_up_in_every_scrape(node: Node) -> None
             statuses = list(pool.map(lambda i: slugify(node.url, token, i), range(calls, calls + 24)))
             assert statuses == [200] * 24
             calls += 24
+            time.sleep(FLUSH_WAIT)  # each worker hands its counts to its file every second
             if len([n for n in node.mcp_calls_by_worker().values() if n > 0]) == 2:
                 break
         assert list(pool.map(lambda i: slugify(node.url, None, i), range(5))) == [401] * 5
         assert list(pool.map(lambda i: slugify(node.url, "wrong-" + str(i), i), range(3))) == [401] * 3
 
+    time.sleep(FLUSH_WAIT)
     per_worker = node.mcp_calls_by_worker()
     assert len(per_worker) == 2 and all(count > 0 for count in per_worker.values()), per_worker
     assert sum(per_worker.values()) == calls
