@@ -53,6 +53,7 @@ from oauth2_provider.models import (
 from oauth2_provider.settings import oauth2_settings
 
 from . import audit, consents, display
+from .admin_forms import ApplicationForm
 from .models import AuditEvent, Consent
 from .redirect_uris import display_host
 from .tokens import AUTH_METHODS, GRANT_TYPES
@@ -217,6 +218,7 @@ class ApplicationAdmin(dot_admin.ApplicationAdmin):
     ordering = ("-created",)
     actions = ("revoke_all_tokens", "block", "unblock")
     readonly_fields = (*dot_admin.ApplicationAdmin.readonly_fields, "registered_metadata", "blocked_at")
+    form = ApplicationForm
     view_on_site = False  # DOT's get_absolute_url names a management page this server does not have
     change_form_template = "admin/oauthapp/application/change_form.html"
 
@@ -248,7 +250,8 @@ class ApplicationAdmin(dot_admin.ApplicationAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         readonly = tuple(super().get_readonly_fields(request, obj))
         if obj is not None and obj.registration_source != Application.RegistrationSource.MANUAL:
-            readonly += ("skip_authorization",)  # never for a client that registered itself
+            # Never for a client that registered itself; it declared the device grant or not.
+            readonly += ("skip_authorization", "device_sign_in")
         return readonly
 
     def formfield_for_choice_field(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
@@ -257,7 +260,7 @@ class ApplicationAdmin(dot_admin.ApplicationAdmin):
             kwargs["choices"] = [(Application.GRANT_AUTHORIZATION_CODE, _("Authorization code (with refresh)"))]
             kwargs["help_text"] = _(
                 "This server issues tokens for the grants %(grants)s only; the device grant goes to a "
-                "public client whose registration or metadata document lists it."
+                "public client that declared it, or that you allow below."
             ) % {"grants": ", ".join(GRANT_TYPES)}
         field = super().formfield_for_choice_field(db_field, request, **kwargs)
         if db_field.name == "client_type":
@@ -277,6 +280,11 @@ class ApplicationAdmin(dot_admin.ApplicationAdmin):
                 "your organisation runs; users still see it under Connected apps and can disconnect it."
             )
         return field
+
+    @admin.display(description=_("device sign-in"), boolean=True)
+    def device_sign_in(self, application: Any) -> bool:
+        """For a self-registered client: whether its registration declared the device grant."""
+        return bool(application.allows_device_grant)
 
     # --- The list --------------------------------------------------------------------
 
