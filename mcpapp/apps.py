@@ -6,6 +6,9 @@ from django.apps import AppConfig
 class MCPAppConfig(AppConfig):
     name = "mcpapp"
     verbose_name = "MCP server"
+    default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401 (registers the system checks)
+        from . import checks, permissions  # noqa: F401 (registers the system checks)
+
+        permissions.connect()

@@ -10,11 +10,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
 from pydantic import ValidationError
 
 from mcpdemo import metrics
+
+from .tool_calls import note_crash
 
 
 def describe(error: ValidationError) -> str:
@@ -38,6 +40,10 @@ class ConciseTool(Tool):
             result = await super().run(arguments, context, convert_result)
             outcome = "ok"
             return result
+        except UnexpectedToolError:
+            note_crash()  # counted as "failed", not "tool error", in the usage
+            outcome = "error"
+            raise
         except ToolError as exc:
             # The caller's arguments, not a ValidationError from the tool's own body: pydantic titles
             # the error with the model that failed, here the SDK's model of the arguments.

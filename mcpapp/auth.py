@@ -30,6 +30,9 @@ from oauthapp import consents, token_lookup
 
 from .conf import conf
 
+# Where the token lookup puts the tool policy version it read along (mcpapp.apps registers it).
+POLICY_VERSION_ATTRIBUTE = "mcpapp_tool_policy_version"
+
 
 def configured_validator() -> Any:
     """An instance of DOT's ``OAUTH2_VALIDATOR_CLASS`` (read each time, so settings overrides apply)."""
@@ -39,6 +42,16 @@ def configured_validator() -> Any:
 def has_fast_path(validator: Any) -> bool:
     """Whether the validator can decide on the event loop (an ``async def avalidate_bearer_token``)."""
     return inspect.iscoroutinefunction(getattr(validator, "avalidate_bearer_token", None))
+
+
+class UserAccessToken(AccessToken):
+    """The SDK's ``AccessToken`` with what the tool policy needs, read by the same token lookup:
+    whose it is, through which client, and the tool policy version (:mod:`mcpapp.permissions`)."""
+
+    user_id: int | None = None
+    application_id: int | None = None
+    is_superuser: bool = False
+    tool_policy_version: int = 0
 
 
 @dataclass
@@ -91,7 +104,7 @@ class DOTTokenVerifier:
         if user is not None and access_token.application_id is not None:
             _note_use(user.pk, access_token.application_id)
         return Verdict(
-            AccessToken(
+            UserAccessToken(
                 token=token,
                 client_id=access_token.application.client_id if access_token.application else "",
                 scopes=list(request.scopes),
@@ -99,6 +112,10 @@ class DOTTokenVerifier:
                 resource=self.resource,
                 subject=str(user.pk) if user is not None else None,
                 claims={"iss": self.issuer, "username": user.get_username() if user is not None else ""},
+                user_id=user.pk if user is not None else None,
+                application_id=access_token.application_id,
+                is_superuser=bool(user is not None and user.is_superuser),
+                tool_policy_version=getattr(access_token, POLICY_VERSION_ATTRIBUTE, 0),
             )
         )
 

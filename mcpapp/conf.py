@@ -7,6 +7,10 @@
 | ``MCPDEMO_MCP_EXTENSIONS`` | ``()`` | import paths of callables ``extend(server)``, run after the tools are added |
 | ``MCPDEMO_MCP_STATELESS`` | ``False`` | serve /mcp without sessions (any worker or node answers any request) |
 | ``MCPDEMO_ALLOWED_ORIGINS`` | ``[]`` | browser origins allowed to call /mcp besides the server's own |
+| ``MCPDEMO_TOOL_PERMISSIONS`` | ``True`` | tools an administrator restricted are listed and callable only with their permission |
+| ``MCPDEMO_USAGE_COUNTING`` | ``True`` | count tool calls (user, client, tool, outcome, duration) for the admin's usage page |
+| ``MCPDEMO_USAGE_RETENTION_DAYS`` | ``90`` | how long ``cleanup_oauth`` keeps the hourly usage counts |
+| ``MCPDEMO_USAGE_FLUSH_SECONDS`` | ``5.0`` | how often each process writes its buffered counts |
 """
 
 from __future__ import annotations
@@ -35,6 +39,22 @@ class Settings:
     @property
     def STATELESS(self) -> bool:
         return bool(getattr(settings, "MCPDEMO_MCP_STATELESS", False))
+
+    @property
+    def TOOL_PERMISSIONS(self) -> bool:
+        return bool(getattr(settings, "MCPDEMO_TOOL_PERMISSIONS", True))
+
+    @property
+    def USAGE_COUNTING(self) -> bool:
+        return bool(getattr(settings, "MCPDEMO_USAGE_COUNTING", True))
+
+    @property
+    def USAGE_RETENTION_DAYS(self) -> int:
+        return int(getattr(settings, "MCPDEMO_USAGE_RETENTION_DAYS", 90))
+
+    @property
+    def USAGE_FLUSH_SECONDS(self) -> float:
+        return float(getattr(settings, "MCPDEMO_USAGE_FLUSH_SECONDS", 5.0))
 
     @property
     def ALLOWED_ORIGINS(self) -> tuple[str, ...]:

@@ -49,6 +49,7 @@ from oauthapp import token_lookup
 from oauthapp.public_url import MCP_PATH, PROTECTED_RESOURCE_METADATA_PATH, origin_for
 
 from . import conf as conf_module
+from . import usage
 from .auth import DOTTokenVerifier, Verdict
 from .conf import conf
 from .server import answers_at_once, configured_tools, create_mcp_server
@@ -154,6 +155,8 @@ class MCPEndpoint:
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
+            # First in, last out: the final flush counts the calls the session manager ended.
+            await stack.enter_async_context(usage.flushing())
             await stack.enter_async_context(token_lookup.reading())
             await stack.enter_async_context(self.session_manager.run())
             if self.single_exchange:

@@ -13,6 +13,7 @@ from mcp.server.mcpserver.tools import Tool
 
 from .arguments import ConciseTool, concise
 from .conf import conf
+from .tool_calls import ToolCallMiddleware, first_line
 
 
 def load_tool(path: str) -> Tool:
@@ -58,8 +59,7 @@ def answers_at_once(tool: Tool) -> bool:
 
 def summary_line(tool: Tool) -> str:
     """The first line of a tool's description (its docstring's summary), or ``""``."""
-    lines = (tool.description or "").strip().splitlines()
-    return lines[0] if lines else ""
+    return first_line(tool.description)
 
 
 def create_mcp_server(
@@ -69,15 +69,22 @@ def create_mcp_server(
     (the configured ones by default) called with it, in order, to add resources, prompts,
     completions, middleware or more tools through the SDK's public API."""
     tools = [concise(tool) for tool in (configured_tools() if tools is None else tools)]
-    summary = "; ".join(f"{tool.name} ({summary_line(tool)})" for tool in tools)
     server = MCPServer(
         name="mcpdemo",
         title="mcpdemo",
         version="0.1.0",
-        instructions=f"Tools: {summary}." if tools else None,
+        instructions=instructions_for([(tool.name, summary_line(tool)) for tool in tools]),
         tools=tools,
         **options,
     )
+    # Permissions and usage counting, around every tools/list and tools/call.
+    server.middleware.append(ToolCallMiddleware(server, instructions_for))
     for extend in configured_extensions() if extensions is None else extensions:
         extend(server)
     return server
+
+
+def instructions_for(tools: list[tuple[str, str]]) -> str | None:
+    """The server instructions naming ``(name, summary)`` tools (``tools/list`` has the rest)."""
+    summary = "; ".join(f"{name} ({line})" for name, line in tools)
+    return f"Tools: {summary}." if tools else None

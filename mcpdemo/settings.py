@@ -99,6 +99,14 @@ MCPDEMO_METRICS_ENABLED = env_bool("MCPDEMO_METRICS_ENABLED", False)
 MCPDEMO_METRICS_ALLOWED_NETWORKS = env_list("MCPDEMO_METRICS_ALLOWED_NETWORKS")
 MCPDEMO_METRICS_TOKEN = os.environ.get("MCPDEMO_METRICS_TOKEN", "").strip()
 
+# Tools an administrator marks "restricted" (admin, MCP server > Tools) are listed and
+# callable only by users or groups granted their permission; off: every tool for everyone.
+MCPDEMO_TOOL_PERMISSIONS = env_bool("MCPDEMO_TOOL_PERMISSIONS", True)
+# Tool calls counted per hour, user, client, tool and outcome for the admin's usage page,
+# kept this many days (manage.py cleanup_oauth removes older counts).
+MCPDEMO_USAGE_COUNTING = env_bool("MCPDEMO_USAGE_COUNTING", True)
+MCPDEMO_USAGE_RETENTION_DAYS = env_int("MCPDEMO_USAGE_RETENTION_DAYS", 90)
+
 # Threads per process that run Django (OAuth endpoints, pages, admin); each keeps its
 # database connection for DATABASE_CONN_MAX_AGE seconds. Advanced tuning.
 MCPDEMO_DJANGO_THREADS = env_int("MCPDEMO_DJANGO_THREADS", 8)

@@ -134,6 +134,7 @@ class AuditEvent(models.Model):
         CLIENT_BLOCKED = "client_blocked", _("client blocked")
         CLIENT_UNBLOCKED = "client_unblocked", _("client unblocked")
         SIGN_IN_FAILED = "sign_in_failed", _("sign-in failed")
+        TOOL_REFUSED = "tool_refused", _("tool call refused")
 
     # Kinds that mean someone replayed a credential: the admin makes them stand out.
     ALARMS = frozenset({Kind.REFRESH_REUSE_DETECTED, Kind.CODE_REUSE_DETECTED})

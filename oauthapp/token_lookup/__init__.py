@@ -15,6 +15,11 @@ Where the read runs:
 - otherwise on a small pool of threads with Django's connection (the same SQL), which is
   also where a reader that cannot answer at once sends the read;
 - on any other database engine, through the ORM.
+
+Other apps may have one more value read with the token (:func:`read_along`): a column of one
+row of their own, by primary key, set as an attribute on the loaded token. mcpapp reads its
+tool policy version that way, so a permission change is seen on the next request at no
+extra round trip.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ from typing import Any, Protocol
 from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field, Model
+from django.db.models import Field, IntegerField, Model, Subquery, Value
+from django.db.models.functions import Coalesce
 from oauth2_provider.models import AbstractAccessToken, get_access_token_model, get_application_model
 
 from ..tokens import checksum
@@ -67,10 +73,40 @@ class _Part:
 
 
 @dataclass(frozen=True)
+class ReadAlong:
+    """An integer read with every token: ``model.field`` of the row ``pk``, set as ``attribute``
+    on the loaded token (``default`` when the row is missing)."""
+
+    attribute: str
+    model: type[Model]
+    field: str
+    pk: int
+    default: int = 0
+
+    def subquery(self) -> Coalesce:
+        """The same read for the ORM (``load_with_orm``)."""
+        column = self.model._default_manager.filter(pk=self.pk).values(self.field)[:1]
+        return Coalesce(Subquery(column, output_field=IntegerField()), Value(self.default))
+
+
+_read_along: list[ReadAlong] = []
+
+
+def read_along(extra: ReadAlong) -> None:
+    """Read ``extra`` with every token from now on (apps call this from ``AppConfig.ready``)."""
+    if not isinstance(extra.pk, int) or not isinstance(extra.default, int):
+        raise TypeError("ReadAlong takes an integer primary key and default")  # they go into the SQL text
+    if extra not in _read_along:
+        _read_along.append(extra)
+        token_query.cache_clear()
+
+
+@dataclass(frozen=True)
 class TokenQuery:
     sql: str  # with one %s placeholder, for the checksum
     parts: tuple[_Part, _Part, _Part]  # access token, application, user
     wrapper: BaseDatabaseWrapper  # what the converters are given as ``connection`` (never connected)
+    extras: tuple[ReadAlong, ...] = ()  # one column each, after the three models' columns
 
     @property
     def vendor(self) -> str:
@@ -113,7 +149,16 @@ def token_query(alias: str = DEFAULT_DB_ALIAS) -> TokenQuery:
         assert isinstance(field, Field) and field.column  # a concrete column, not a reverse relation
         return f"{table_alias}.{quote(field.column)}"
 
-    # Only names from the models' metadata go into the text; the checksum is a parameter.
+    extras = tuple(_read_along)
+    for index, extra in enumerate(extras):
+        table = f"x{index}"
+        pk_name = extra.model._meta.pk.name
+        columns.append(
+            f"COALESCE((SELECT {column(extra.model, table, extra.field)} FROM {quote(extra.model._meta.db_table)}"
+            f" {table} WHERE {column(extra.model, table, pk_name)} = {int(extra.pk)}), {int(extra.default)})"
+        )
+
+    # Only names from the models' metadata (and integers) go into the text; the checksum is a parameter.
     sql = (
         f"SELECT {', '.join(columns)} FROM {quote(token_model._meta.db_table)} t"  # noqa: S608
         f" LEFT JOIN {quote(application_model._meta.db_table)} a"
@@ -122,7 +167,7 @@ def token_query(alias: str = DEFAULT_DB_ALIAS) -> TokenQuery:
         f" ON {column(user_model, 'u', user_model._meta.pk.name)} = {column(token_model, 't', 'user')}"
         f" WHERE {column(token_model, 't', 'token_checksum')} = %s"
     )
-    return TokenQuery(sql, (parts[0], parts[1], parts[2]), wrapper)
+    return TokenQuery(sql, (parts[0], parts[1], parts[2]), wrapper, extras)
 
 
 def _instance(row: Sequence[Any], part: _Part, query: TokenQuery) -> Any:
@@ -145,14 +190,18 @@ def build(row: Sequence[Any] | None, query: TokenQuery) -> AbstractAccessToken |
     access_token = _instance(row, token_part, query)
     access_token.application = _instance(row, application_part, query)
     access_token.user = _instance(row, user_part, query)
+    start = user_part.start + len(user_part.names)
+    for offset, extra in enumerate(query.extras):
+        setattr(access_token, extra.attribute, int(row[start + offset]))
     return access_token
 
 
 def load_with_orm(token: str) -> AbstractAccessToken | None:
-    """The token as DOT's own validator loads it."""
+    """The token as DOT's own validator loads it (with the values read along, as annotations)."""
     return (
         get_access_token_model()
         .objects.select_related("application", "user")
+        .annotate(**{extra.attribute: extra.subquery() for extra in _read_along})
         .filter(token_checksum=checksum(token))
         .first()
     )

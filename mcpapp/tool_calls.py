@@ -1,0 +1,153 @@
+"""The one place every tool listing and tool call passes: permissions, then usage counting.
+
+:class:`ToolCallMiddleware` is an SDK ``ServerMiddleware`` (the SDK's public hook around
+every inbound request), so it sees the same thing on every path: stateful and stateless,
+both protocol eras, the SDK's transport and the single-exchange quick path.
+
+- ``tools/list`` leaves out the tools the caller may not use, and ``initialize`` /
+  ``server/discover`` the server instructions' summary of them;
+- ``tools/call`` of such a tool is a JSON-RPC error (``-32602``, "not available to this
+  account", nothing about what it does) and an audit event;
+- every ``tools/call`` is counted (:func:`mcpapp.usage.record`): user, client, tool,
+  outcome (ok, tool error, refused, failed) and duration.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import DatabaseError
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
+from mcp.server.mcpserver import MCPServer
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS
+
+from mcpdemo.logs import OUTAGES
+
+from . import permissions, usage
+from .auth import UserAccessToken
+from .models import Outcome
+
+logger = logging.getLogger(__name__)
+
+UNKNOWN_TOOL = "(unknown)"  # usage of names the server does not offer is counted under this one
+UNAVAILABLE_CODE = -32000  # JSON-RPC server error: the grants could not be read (try again)
+INSTRUCTED_METHODS = frozenset({"initialize", "server/discover"})
+
+
+def first_line(text: str | None) -> str:
+    lines = (text or "").strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def not_available(tool_name: str) -> MCPError:
+    return MCPError(code=INVALID_PARAMS, message=f"The tool {tool_name} is not available to this account.")
+
+
+@dataclass
+class CallRecord:
+    """What a tool's own code tells the middleware (``mcpapp.arguments.ConciseTool``): it crashed."""
+
+    crashed: bool = False
+
+
+CURRENT_CALL: contextvars.ContextVar[CallRecord | None] = contextvars.ContextVar("mcpapp_current_call", default=None)
+
+
+def note_crash() -> None:
+    record = CURRENT_CALL.get()
+    if record is not None:
+        record.crashed = True
+
+
+def request_token(ctx: ServerRequestContext[Any, Any]) -> UserAccessToken | None:
+    """The token of the HTTP request that carried this message (``None`` for one without ours)."""
+    request = ctx.request
+    scope = getattr(request, "scope", None)
+    user = scope.get("user") if isinstance(scope, dict) else None
+    token = user.access_token if isinstance(user, AuthenticatedUser) else None
+    return token if isinstance(token, UserAccessToken) else None
+
+
+class ToolCallMiddleware(ServerMiddleware[Any]):
+    def __init__(self, server: MCPServer, instructions_for: Any) -> None:
+        self.server = server
+        self.instructions_for = instructions_for  # [(name, summary)] -> the server's instructions
+        self._tools: dict[str, str] | None = None  # name -> summary line, read once from the server
+
+    async def tools(self) -> dict[str, str]:
+        if self._tools is None:
+            listed = await self.server.list_tools()
+            self._tools = {tool.name: first_line(tool.description) for tool in listed}
+        return self._tools
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        method = ctx.method
+        if method == "tools/call":
+            return await self.call(ctx, call_next)
+        if method == "tools/list":
+            return await self.list(ctx, call_next)
+        if method in INSTRUCTED_METHODS:
+            return await self.instruct(ctx, call_next)
+        return await call_next(ctx)
+
+    async def access(self, ctx: ServerRequestContext[Any, Any]) -> permissions.ToolAccess:
+        if ctx.request is None:
+            return permissions.EVERY_TOOL  # in-process use of the server, not /mcp
+        try:
+            return await permissions.access_for(request_token(ctx))
+        except DatabaseError as exc:
+            OUTAGES.log(logger, logging.ERROR, "tool-permissions", "tool permissions unreadable: %s", exc)
+            raise MCPError(code=UNAVAILABLE_CODE, message="Temporarily unavailable: try again shortly.") from None
+
+    async def list(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        access = await self.access(ctx)
+        result = await call_next(ctx)
+        if access.hidden and isinstance(result, dict) and isinstance(result.get("tools"), list):
+            result = {**result, "tools": [tool for tool in result["tools"] if access.allows(tool.get("name"))]}
+        return result
+
+    async def instruct(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        access = await self.access(ctx)
+        result = await call_next(ctx)
+        if access.hidden and isinstance(result, dict) and result.get("instructions"):
+            tools = await self.tools()
+            # Only the instructions this server wrote from its tools; an extension's own text stays.
+            if result["instructions"] == self.instructions_for(list(tools.items())):
+                allowed = [(name, summary) for name, summary in tools.items() if access.allows(name)]
+                result = {**result, "instructions": self.instructions_for(allowed)}
+                if result["instructions"] is None:
+                    del result["instructions"]
+        return result
+
+    async def call(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        started = time.perf_counter()
+        name = ctx.params.get("name") if ctx.params else None
+        token = request_token(ctx)
+        tools = await self.tools()
+        counted = name if isinstance(name, str) and name in tools else UNKNOWN_TOOL
+        outcome = Outcome.FAILED
+        record = CallRecord()
+        reset = CURRENT_CALL.set(record)
+        try:
+            if isinstance(name, str) and not (await self.access(ctx)).allows(name):
+                outcome = Outcome.REFUSED
+                permissions.note_refusal(token, name)
+                raise not_available(name)
+            result = await call_next(ctx)
+            if record.crashed:
+                outcome = Outcome.FAILED
+            elif isinstance(result, dict) and result.get("isError") is True:
+                outcome = Outcome.TOOL_ERROR
+            else:
+                outcome = Outcome.OK
+            return result
+        finally:
+            CURRENT_CALL.reset(reset)
+            if token is not None:
+                usage.record(token.user_id, token.application_id, counted, outcome, time.perf_counter() - started)
