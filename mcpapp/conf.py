@@ -7,8 +7,8 @@
 | ``MCPDEMO_MCP_EXTENSIONS`` | ``()`` | import paths of callables ``extend(server)``, run after the tools are added |
 | ``MCPDEMO_MCP_STATELESS`` | ``False`` | serve /mcp without sessions (any worker or node answers any request) |
 | ``MCPDEMO_ALLOWED_ORIGINS`` | ``[]`` | browser origins allowed to call /mcp besides the server's own |
-| ``MCPDEMO_TOOL_PERMISSIONS`` | ``True`` | tools an administrator restricted are listed and callable only with their permission |
-| ``MCPDEMO_USAGE_COUNTING`` | ``True`` | count tool calls (user, client, tool, outcome, duration) for the admin's usage page |
+| ``MCPDEMO_TOOL_PERMISSIONS`` | ``True`` | a tool an administrator restricted is only for those with its permission |
+| ``MCPDEMO_USAGE_COUNTING`` | ``True`` | count tool calls (user, client, tool, outcome, duration) for the admin |
 | ``MCPDEMO_USAGE_RETENTION_DAYS`` | ``90`` | how long ``cleanup_oauth`` keeps the hourly usage counts |
 | ``MCPDEMO_USAGE_FLUSH_SECONDS`` | ``5.0`` | how often each process writes its buffered counts |
 """

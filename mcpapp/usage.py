@@ -17,13 +17,13 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import DateTimeField, F, Value
+from django.db.models import DateTimeField, F, QuerySet, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -163,9 +163,7 @@ def _write_or_keep(pending: dict[Key, Tally]) -> None:
     except DatabaseError as exc:
         connection.close()  # the flush thread reconnects next time
         BUFFER.put_back(pending)
-        OUTAGES.log(
-            logger, logging.WARNING, "usage-flush", "tool usage not written, kept for the next try (%s)", exc
-        )
+        OUTAGES.log(logger, logging.WARNING, "usage-flush", "tool usage not written, kept for the next try (%s)", exc)
 
 
 _thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage-flush")
@@ -202,7 +200,7 @@ async def flushing() -> AsyncIterator[None]:
         await aflush()
 
 
-def expired(now: datetime | None = None) -> Iterable[ToolUsage]:
+def expired(now: datetime | None = None) -> QuerySet[ToolUsage]:
     """Rows older than ``MCPDEMO_USAGE_RETENTION_DAYS`` (what ``cleanup_oauth`` removes)."""
     cutoff = (now or timezone.now()) - timedelta(days=conf.USAGE_RETENTION_DAYS)
     return ToolUsage.objects.filter(hour__lt=cutoff)

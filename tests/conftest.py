@@ -7,6 +7,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from mcpapp import permissions, usage
 from mcpdemo import metrics
 from oauthapp import consents
 from tests.support.mcp import tokens_for
@@ -37,6 +38,8 @@ def _fresh_cache() -> None:
     """Rate-limit counters and use throttles live in the cache (and the process); every test starts with none."""
     cache.clear()
     consents.forget_local_use_marks()
+    permissions.forget()
+    usage.BUFFER.take()
 
 
 @pytest.fixture

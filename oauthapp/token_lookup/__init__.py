@@ -154,7 +154,7 @@ def token_query(alias: str = DEFAULT_DB_ALIAS) -> TokenQuery:
         table = f"x{index}"
         pk_name = extra.model._meta.pk.name
         columns.append(
-            f"COALESCE((SELECT {column(extra.model, table, extra.field)} FROM {quote(extra.model._meta.db_table)}"
+            f"COALESCE((SELECT {column(extra.model, table, extra.field)} FROM {quote(extra.model._meta.db_table)}"  # noqa: S608
             f" {table} WHERE {column(extra.model, table, pk_name)} = {int(extra.pk)}), {int(extra.default)})"
         )
 

@@ -5,8 +5,9 @@
 It removes dynamically registered clients that never obtained a token within
 ``--unused-days`` days, then runs DOT's ``cleartokens`` (expired access tokens, grants,
 registration tokens and revoked refresh tokens), and forgets expired consumed codes,
-refresh answers and device sign-ins (``cleartokens`` leaves those). Blocked clients and
-clients created by an administrator are never removed automatically.
+refresh answers and device sign-ins (``cleartokens`` leaves those), and removes tool
+usage counts older than ``MCPDEMO_USAGE_RETENTION_DAYS``. Blocked clients and clients
+created by an administrator are never removed automatically.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from django.core.management import BaseCommand, call_command
 from django.utils import timezone
 
+from mcpapp import usage
 from oauthapp.models import ConsumedCode, DeviceGrant, RefreshReplay
 from oauthapp.registration import never_used_clients
 
@@ -27,7 +29,7 @@ def abandoned_clients(older_than: timedelta) -> Any:
 
 
 class Command(BaseCommand):
-    help = "Remove abandoned self-registered clients and expired tokens, grants and replay records."
+    help = "Remove abandoned self-registered clients, expired tokens, grants and replay records, and old tool usage."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--unused-days", type=int, default=1, help="age of a client with no token (default 1)")
@@ -45,7 +47,8 @@ class Command(BaseCommand):
         codes, _ = ConsumedCode.objects.filter(expires__lt=now).delete()
         replays, _ = RefreshReplay.objects.filter(expires__lt=now).delete()
         devices, _ = DeviceGrant.objects.filter(expires__lt=now).delete()
+        usage_rows, _ = usage.expired(now).delete()
         self.stdout.write(
             f"removed {count} abandoned client(s), {codes} consumed-code record(s), {replays} refresh answer(s), "
-            f"{devices} expired device sign-in(s)"
+            f"{devices} expired device sign-in(s), {usage_rows} hourly tool usage row(s)"
         )
