@@ -27,8 +27,6 @@ import oauth2_provider.admin as dot_admin
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import GroupAdmin
-from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
@@ -51,6 +49,8 @@ from oauth2_provider.models import (
     revoke_access_token,
 )
 from oauth2_provider.settings import oauth2_settings
+
+from mcpapp import usage_report
 
 from . import audit, consents, display
 from .admin_forms import ApplicationForm
@@ -494,7 +494,11 @@ class ApplicationAdmin(dot_admin.ApplicationAdmin):
     ) -> HttpResponse:
         application = self.get_object(request, object_id)
         if application is not None:
-            extra_context = {**(extra_context or {}), **client_activity(application)}
+            extra_context = {
+                **(extra_context or {}),
+                **client_activity(application),
+                **usage_report.recent_use(application=application),
+            }
         return super().change_view(request, object_id, form_url, extra_context)
 
 
@@ -845,7 +849,7 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 admin.site.site_header = _("mcpdemo administration")
 admin.site.site_title = _("mcpdemo admin")
-admin.site.index_title = _("Clients, tokens and the audit log")
+admin.site.index_title = _("Clients, tokens, tools and the audit log")
 admin.site.enable_nav_sidebar = False  # the lists are wide; the breadcrumbs suffice
 
 for model, model_admin in [
@@ -861,15 +865,3 @@ for model, model_admin in [
 # OpenID Connect is off: no ID tokens are ever issued, so their list is only noise.
 if not oauth2_settings.OIDC_ENABLED and admin.site.is_registered(get_id_token_model()):
     admin.site.unregister(get_id_token_model())
-
-
-class QuietGroupAdmin(GroupAdmin):
-    """Groups stay usable (a user's page links to them) but off the index: this server defines none."""
-
-    def get_model_perms(self, request: HttpRequest) -> dict[str, bool]:
-        return {}
-
-
-if admin.site.is_registered(Group):
-    admin.site.unregister(Group)
-    admin.site.register(Group, QuietGroupAdmin)
