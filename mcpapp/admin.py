@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import django.contrib.auth.admin  # noqa: F401 (registers Django's UserAdmin first, which ours extends)
 from django import forms
@@ -31,6 +31,15 @@ from .models import Tool, ToolUsage
 
 User = get_user_model()
 
+# Django's classes take type arguments only for the type checker (django-stubs).
+if TYPE_CHECKING:
+    ToolFormBase = forms.ModelForm[Tool]
+    ToolAdminBase = admin.ModelAdmin[Tool]
+    ToolUsageAdminBase = admin.ModelAdmin[ToolUsage]
+else:
+    ToolFormBase = forms.ModelForm
+    ToolAdminBase = ToolUsageAdminBase = admin.ModelAdmin
+
 
 def tool_permission(tool: Tool) -> Permission:
     content_type = ContentType.objects.get_for_model(Tool)
@@ -40,7 +49,7 @@ def tool_permission(tool: Tool) -> Permission:
     return permission
 
 
-class ToolForm(forms.ModelForm):
+class ToolForm(ToolFormBase):
     users = forms.ModelMultipleChoiceField(
         queryset=User._default_manager.filter(is_active=True).order_by(User.USERNAME_FIELD),
         required=False,
@@ -68,7 +77,7 @@ class ToolForm(forms.ModelForm):
 
 
 @admin.register(Tool)
-class ToolAdmin(admin.ModelAdmin):
+class ToolAdmin(ToolAdminBase):
     form = ToolForm
     list_display = ("name", "summary", "restricted", "who_may_use", "registered")
     list_filter = ("restricted", "registered")
@@ -103,7 +112,7 @@ class ToolAdmin(admin.ModelAdmin):
 
 
 @admin.register(ToolUsage)
-class ToolUsageAdmin(admin.ModelAdmin):
+class ToolUsageAdmin(ToolUsageAdminBase):
     """The usage page in place of a list (the rows are hourly sums, not worth reading one by one)."""
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
@@ -133,16 +142,17 @@ class ToolUsageAdmin(admin.ModelAdmin):
 _UserAdmin: Any = type(admin.site.get_model_admin(User)) if admin.site.is_registered(User) else admin.ModelAdmin
 
 
-class UserAdminWithUsage(_UserAdmin):  # type: ignore[misc,valid-type]
+class UserAdminWithUsage(_UserAdmin):  # type: ignore[misc]
     change_form_template = "admin/mcpapp/user_change_form.html"
 
     def change_view(
-        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         user = self.get_object(request, object_id)
         if user is not None:
             extra_context = {**(extra_context or {}), **usage_report.recent_use(user=user)}
-        return super().change_view(request, object_id, form_url, extra_context)
+        response: HttpResponse = super().change_view(request, object_id, form_url, extra_context)
+        return response
 
 
 if admin.site.is_registered(User):

@@ -48,7 +48,7 @@ def _at(coordinate: float) -> str:
 
 def _frame(chart_id: str, title: str, description: str, top: float, unit: str, days: Sequence[date]) -> list[str]:
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    parts = [
+    parts: list[str] = [
         format_html(
             '<title id="{}-title">{}</title><desc id="{}-desc">{}</desc>', chart_id, title, chart_id, description
         )
@@ -116,7 +116,7 @@ def stacked_bars(
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(len(days), 1)
     for index, day in enumerate(days):
-        base = TOP + plot_h
+        base = float(TOP + plot_h)
         for number, item in enumerate(series):
             value = item.values[index] or 0
             if not value:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Max, QuerySet, Sum
+from django.db.models import Max, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from oauth2_provider.models import get_application_model
@@ -64,7 +64,7 @@ def _days(today: date) -> list[date]:
     return [today - timedelta(days=DAYS - 1 - offset) for offset in range(DAYS)]
 
 
-def _window(now: datetime | None = None, **filters: Any) -> tuple[list[date], QuerySet[ToolUsage]]:
+def _window(now: datetime | None = None, **filters: Any) -> tuple[list[date], Any]:
     today = timezone.localdate(now or timezone.now(), UTC)
     days = _days(today)
     start = datetime.combine(days[0], datetime.min.time(), tzinfo=UTC)
@@ -82,7 +82,7 @@ def _series(days: list[date], counts: dict[Any, dict[date, float]], labels: dict
     return series
 
 
-def _per_day(rows: QuerySet[ToolUsage], key: str) -> dict[Any, dict[date, float]]:
+def _per_day(rows: Any, key: str) -> dict[Any, dict[date, float]]:
     counts: dict[Any, dict[date, float]] = defaultdict(dict)
     for row in rows.values("day", key).annotate(n=Sum("calls")).order_by():
         counts[row[key]][row["day"]] = row["n"]
@@ -111,7 +111,7 @@ class ToolLine:
     last_call: datetime | None
 
 
-def per_tool(rows: QuerySet[ToolUsage]) -> list[ToolLine]:
+def per_tool(rows: Any) -> list[ToolLine]:
     grouped: dict[str, dict[str, Any]] = {}
     for row in rows.values("tool", "outcome").annotate(n=Sum("calls"), last=Max("last_call"), **_SUMS).order_by():
         entry = grouped.setdefault(row["tool"], {"outcomes": defaultdict(int), "buckets": [0] * len(BUCKET_FIELDS)})
@@ -136,7 +136,7 @@ def per_tool(rows: QuerySet[ToolUsage]) -> list[ToolLine]:
     return sorted(lines, key=lambda line: -line.calls)
 
 
-def _health(days: list[date], rows: QuerySet[ToolUsage]) -> tuple[list[charts.Series], list[charts.Series], dict]:
+def _health(days: list[date], rows: Any) -> tuple[list[charts.Series], list[charts.Series], dict[str, Any]]:
     """Per day: error and refusal rates (percent), p50 and p95 (ms); and the 30 days' totals."""
     calls: dict[date, int] = defaultdict(int)
     errors: dict[date, int] = defaultdict(int)
@@ -175,7 +175,7 @@ def _health(days: list[date], rows: QuerySet[ToolUsage]) -> tuple[list[charts.Se
     return rates, durations, totals
 
 
-def _charts(prefix: str, days: list[date], rows: QuerySet[ToolUsage], with_clients: bool) -> list[dict[str, Any]]:
+def _charts(prefix: str, days: list[date], rows: Any, with_clients: bool) -> list[dict[str, Any]]:
     by_tool = _per_day(rows, "tool")
     tool_series = _series(days, by_tool, {})
     rates, durations, _totals = _health(days, rows)

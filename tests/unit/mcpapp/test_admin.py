@@ -112,7 +112,7 @@ def test_the_usage_page_charts_and_tabulates_the_calls(
     assert "Visual Studio Code" in html  # the client's series
     row = re.search(r"<tr><th scope=\"row\">slugify</th>(.*?)</tr>", html)
     assert row is not None
-    assert [cell for cell in re.findall(r"<td>(.*?)</td>", row.group(1))][:5] == ["10", "8", "2", "0", "0"]
+    assert re.findall(r"<td>(.*?)</td>", row.group(1))[:5] == ["10", "8", "2", "0", "0"]
 
 
 def test_a_client_name_is_escaped_in_the_charts(admin_client: Client, user: Any, client_app: Any) -> None:
