@@ -17,7 +17,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 WIDTH, HEIGHT = 480, 180
-LEFT, RIGHT, TOP, BOTTOM = 40, 6, 8, 20
+LEFT, RIGHT, TOP, BOTTOM = 52, 6, 8, 20
 PALETTE_SIZE = 8  # classes series-0 … series-7 in admin.css
 
 
@@ -70,7 +70,8 @@ def _frame(chart_id: str, title: str, description: str, top: float, unit: str, d
         )
     count = len(days)
     for index, day in enumerate(days):
-        if index % 7 == 0 or index == count - 1:
+        # Every seventh day, and the last one unless it would run into the one before.
+        if (index % 7 == 0 and count - 1 - index >= 3) or index == count - 1:
             x = LEFT + plot_w * (index + 0.5) / max(count, 1)
             parts.append(
                 format_html(
