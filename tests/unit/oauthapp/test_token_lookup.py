@@ -109,6 +109,9 @@ def assert_same_load(fast: Any, orm: Any) -> None:
     if orm is not None:
         assert values(fast.application) == values(orm.application)
         assert values(fast.user) == values(orm.user)
+        # What other apps read along (mcpapp's tool policy version), as the ORM annotates it.
+        for extra in token_lookup.token_query().extras:
+            assert getattr(fast, extra.attribute) == getattr(orm, extra.attribute)
 
 
 async def load_on_the_loop(token: str) -> Any:
