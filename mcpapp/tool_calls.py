@@ -31,6 +31,7 @@ from mcpdemo.logs import OUTAGES
 
 from . import permissions, usage
 from .auth import UserAccessToken
+from .conf import conf
 from .models import Outcome
 
 logger = logging.getLogger(__name__)
@@ -88,6 +89,8 @@ class ToolCallMiddleware(ServerMiddleware[Any]):
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         method = ctx.method
+        if not (conf.TOOL_PERMISSIONS or conf.USAGE_COUNTING):
+            return await call_next(ctx)
         if method == "tools/call":
             return await self.call(ctx, call_next)
         if method == "tools/list":
