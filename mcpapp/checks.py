@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
+from oauth2_provider.settings import oauth2_settings
 
 from .auth import configured_validator, has_fast_path
 from .conf import conf
@@ -74,6 +75,33 @@ def check_stateless_behind_shared_services(app_configs: Any = None, **kwargs: An
                 "one process, so a balancer that sends a session's requests to another worker or node gets 404.",
                 hint="Set MCPDEMO_MCP_STATELESS=1 when several workers or nodes serve /mcp.",
                 id="mcpapp.W002",
+            )
+        ]
+    return []
+
+
+@register()
+def check_usage_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """mcpapp.E005: the usage retention and flush interval are positive numbers."""
+    messages: list[CheckMessage] = []
+    for name, minimum in (("MCPDEMO_USAGE_RETENTION_DAYS", 1), ("MCPDEMO_USAGE_FLUSH_SECONDS", 0.1)):
+        value = getattr(settings, name, None)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < minimum):
+            messages.append(
+                Error(f"{name} is {value!r}: it must be a number of at least {minimum}.", id="mcpapp.E005")
+            )
+    return messages
+
+
+@register(Tags.security)
+def check_tool_permissions_freshness(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """mcpapp.W003: tokens checked by introspection carry no tool policy version."""
+    if conf.TOOL_PERMISSIONS and oauth2_settings.RESOURCE_SERVER_INTROSPECTION_URL:
+        return [
+            Warning(
+                "RESOURCE_SERVER_INTROSPECTION_URL is set: /mcp does not read the tool policy version with the "
+                "token, so a change to who may use a tool takes effect within a minute instead of on the next request.",
+                id="mcpapp.W003",
             )
         ]
     return []
