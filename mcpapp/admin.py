@@ -25,6 +25,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from . import usage_report
 from .models import Tool, ToolUsage
@@ -94,7 +95,13 @@ class ToolAdmin(ToolAdminBase):
             return str(_("every active user"))
         permission = tool_permission(tool)
         users, groups = permission.user_set.count(), permission.group_set.count()
-        return str(_("superusers, %(users)d user(s), %(groups)d group(s)") % {"users": users, "groups": groups})
+        if not users and not groups:
+            return str(_("superusers only"))
+        granted = [
+            ngettext("%d user", "%d users", users) % users if users else "",
+            ngettext("%d group", "%d groups", groups) % groups if groups else "",
+        ]
+        return ", ".join([str(_("superusers")), *filter(None, granted)])
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # rows come from the server's tools (after migrate)

@@ -46,7 +46,10 @@ def _at(coordinate: float) -> str:
     return f"{coordinate:.1f}"
 
 
-def _frame(chart_id: str, title: str, description: str, top: float, unit: str, days: Sequence[date]) -> list[str]:
+Label = Callable[[float], str]  # how a value reads on the axis and in a tooltip
+
+
+def _frame(chart_id: str, title: str, description: str, top: float, label: Label, days: Sequence[date]) -> list[str]:
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     parts: list[str] = [
         format_html(
@@ -61,11 +64,10 @@ def _frame(chart_id: str, title: str, description: str, top: float, unit: str, d
         )
         parts.append(
             format_html(
-                '<text class="axis" x="{}" y="{}" text-anchor="end">{}{}</text>',
+                '<text class="axis" x="{}" y="{}" text-anchor="end">{}</text>',
                 LEFT - 4,
                 _at(y + 4),
-                _number(value),
-                unit,
+                label(value),
             )
         )
     count = len(days)
@@ -75,9 +77,10 @@ def _frame(chart_id: str, title: str, description: str, top: float, unit: str, d
             x = LEFT + plot_w * (index + 0.5) / max(count, 1)
             parts.append(
                 format_html(
-                    '<text class="axis" x="{}" y="{}" text-anchor="middle">{}</text>',
+                    '<text class="axis" x="{}" y="{}" text-anchor="{}">{}</text>',
                     _at(x),
                     HEIGHT - 5,
+                    "end" if index == count - 1 else "middle",
                     day.strftime("%m-%d"),
                 )
             )
@@ -113,7 +116,7 @@ def stacked_bars(
     """One bar per day, one coloured part per series (calls per tool, per client)."""
     totals = [sum(item.values[index] or 0 for item in series) for index in range(len(days))]
     top = nice_ceiling(max(totals, default=0))
-    parts = _frame(chart_id, title, description, top, "", days)
+    parts = _frame(chart_id, title, description, top, _number, days)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(len(days), 1)
     for index, day in enumerate(days):
@@ -141,11 +144,16 @@ def stacked_bars(
 
 
 def lines(
-    chart_id: str, title: str, description: str, days: Sequence[date], series: Sequence[Series], unit: str = ""
+    chart_id: str,
+    title: str,
+    description: str,
+    days: Sequence[date],
+    series: Sequence[Series],
+    label: Label = _number,
 ) -> SafeString:
     """One line per series, with a dot per day that has a value (error rate, p50 and p95)."""
     top = nice_ceiling(max((value or 0 for item in series for value in item.values), default=0))
-    parts = _frame(chart_id, title, description, top, unit, days)
+    parts = _frame(chart_id, title, description, top, label, days)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(len(days), 1)
     for number, item in enumerate(series):
@@ -160,14 +168,13 @@ def lines(
         for x, y, day, value in points:
             parts.append(
                 format_html(
-                    '<circle class="series-{}" cx="{}" cy="{}" r="2.5"><title>{}: {}, {}{}</title></circle>',
+                    '<circle class="series-{}" cx="{}" cy="{}" r="2.5"><title>{}: {}, {}</title></circle>',
                     number % PALETTE_SIZE,
                     _at(x),
                     _at(y),
                     day.isoformat(),
                     item.label,
-                    _number(value),
-                    unit,
+                    label(value),
                 )
             )
     return _svg(chart_id, parts)

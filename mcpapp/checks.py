@@ -87,9 +87,7 @@ def check_usage_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
     for name, minimum in (("MCPDEMO_USAGE_RETENTION_DAYS", 1), ("MCPDEMO_USAGE_FLUSH_SECONDS", 0.1)):
         value = getattr(settings, name, None)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < minimum):
-            messages.append(
-                Error(f"{name} is {value!r}: it must be a number of at least {minimum}.", id="mcpapp.E005")
-            )
+            messages.append(Error(f"{name} is {value!r}: it must be a number of at least {minimum}.", id="mcpapp.E005"))
     return messages
 
 

@@ -208,7 +208,8 @@ async def _server_tools() -> list[tuple[str, str]]:
     from .tool_calls import first_line
 
     listed = await create_mcp_server().list_tools()
-    return [(tool.name, first_line(tool.description)) for tool in listed]
+    # As the consent page shows them: without Markdown's code marks.
+    return [(tool.name, first_line(tool.description).replace("`", "")) for tool in listed]
 
 
 def sync_after_migrate(sender: Any, **kwargs: Any) -> None:

@@ -56,6 +56,14 @@ def duration_text(ms: float | None) -> str:
     return f"{ms / 1000:.1f} s" if ms >= 1000 else f"{ms:.1f} ms"
 
 
+def axis_percent(value: float) -> str:
+    return f"{value:g} %"
+
+
+def axis_duration(ms: float) -> str:
+    return f"{ms / 1000:g} s" if ms >= 1000 else f"{ms:g} ms"
+
+
 def percent_text(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f} %"
 
@@ -220,7 +228,7 @@ def _charts(prefix: str, days: list[date], rows: Any, with_clients: bool) -> lis
                 "Share of calls per day that ended in a tool error or a failure, and that were refused.",
                 days,
                 rates,
-                " %",
+                axis_percent,
             ),
             "legend": charts.legend(rates),
             "table": charts.table("Error rate per day, as a table", days, rates, percent_text),
@@ -233,7 +241,7 @@ def _charts(prefix: str, days: list[date], rows: Any, with_clients: bool) -> lis
                 "Median and 95th percentile duration of the calls per day.",
                 days,
                 durations,
-                " ms",
+                axis_duration,
             ),
             "legend": charts.legend(durations),
             "table": charts.table("Duration per day, as a table", days, durations, duration_text),

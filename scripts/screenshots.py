@@ -4,8 +4,8 @@ Starts a real server on a fresh database, registers a few well-known MCP clients
 that share a name, and one with a long name), signs them in, blocks one, and photographs
 the home page, the consent page, the device sign-in page and its consent page, Connected
 apps, an error page and the admin (applications, one application's page, connections, the
-audit log) with headless Chromium (Debian's /usr/bin/chromium): on a desktop (1280x800), on
-a phone (390x844) and on a desktop in dark mode.
+audit log, the tools and a month of made-up tool usage) with headless Chromium (Debian's
+/usr/bin/chromium): on a desktop (1280x800), on a phone (390x844) and on a desktop in dark mode.
 """
 
 from __future__ import annotations
@@ -75,6 +75,38 @@ def device_url(server: LiveServer) -> str:
     return codes["verification_uri_complete"]
 
 
+# A month of tool calls by the connected clients, made up (the same every time).
+USAGE_HISTORY = """
+import random
+from datetime import timedelta
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from oauthapp.models import Application
+from mcpapp.models import BUCKET_FIELDS, Tool, ToolUsage
+random.seed(18)
+user = get_user_model().objects.get(username="alice")
+now = timezone.now().replace(minute=0, second=0, microsecond=0)
+tool = Tool.objects.get(name="countdown")
+tool.restricted = True
+tool.save()
+for application in Application.objects.filter(consents__isnull=False):
+    for day in range(30):
+        for name, outcome, share in [("slugify", "ok", 1.0), ("slugify", "tool_error", 0.04),
+                                     ("countdown", "ok", 0.3), ("countdown", "refused", 0.02)]:
+            calls = int(random.randint(5, 60) * share * (1 + day / 15))
+            if not calls:
+                continue
+            buckets = [0] * len(BUCKET_FIELDS)
+            for _ in range(calls):
+                buckets[min(len(buckets) - 1, int(random.expovariate(0.7)) + (9 if name == "countdown" else 0))] += 1
+            hour = now - timedelta(days=day, hours=random.randint(0, 8))
+            ToolUsage.objects.create(
+                hour=hour, user=user, application=application, tool=name, outcome=outcome, calls=calls,
+                total_ms=calls * 2.0, last_call=hour, **dict(zip(BUCKET_FIELDS, buckets)),
+            )
+"""
+
+
 def populate(server: LiveServer) -> str:
     """A server with some history; returns the VS Code client's consent URL."""
     vscode = register(server, VSCODE_REGISTRATION)
@@ -89,6 +121,7 @@ def populate(server: LiveServer) -> str:
         f"Application.objects.filter(client_id='{cursor}').update(blocked_at=timezone.now())"
     )
     server.manage("shell", "-c", block)
+    server.manage("shell", "-c", USAGE_HISTORY)
     request = CodeRequest(vscode, redirect_uri="http://127.0.0.1:33418/", resource=server.url + "/mcp")
     return str(httpx.URL(server.url + "/authorize", params=request.params()))
 
@@ -113,6 +146,8 @@ def photograph(server: LiveServer, consent_url: str, device: str, out: Path) -> 
                 ("admin-application", application_page),
                 ("admin-connections", server.url + "/admin/oauthapp/consent/"),
                 ("admin-audit", server.url + "/admin/oauthapp/auditevent/"),
+                ("admin-tools", server.url + "/admin/mcpapp/tool/"),
+                ("admin-usage", server.url + "/admin/mcpapp/toolusage/"),
             ]:
                 page.goto(url)
                 page.wait_for_load_state("networkidle")

@@ -74,7 +74,7 @@ def test_restricting_and_granting_in_the_tool_page_raises_the_policy_version(adm
     assert group.permissions.filter(codename="use_slugify").exists()
     assert version() > before
     listed = admin_client.get(TOOLS).content.decode()
-    assert "superusers, 1 user(s), 1 group(s)" in listed
+    assert "superusers, 1 user, 1 group" in listed
 
 
 def test_tools_are_neither_added_nor_deleted_while_registered(admin_client: Client) -> None:
@@ -149,3 +149,11 @@ def test_a_user_without_use_says_so(admin_client: Client, user: Any) -> None:
     html = admin_client.get(f"/admin/auth/user/{user.pk}/change/").content.decode()
 
     assert "No tool call recorded." in html
+
+
+def test_a_restricted_tool_granted_to_nobody_is_for_superusers_only(admin_client: Client) -> None:
+    tool = Tool.objects.get(name="countdown")
+    tool.restricted = True
+    tool.save()
+
+    assert "superusers only" in admin_client.get(TOOLS).content.decode()

@@ -12,8 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
+from asgiref.sync import sync_to_async
 
 from mcpapp.endpoint import build_mcp_endpoint
+from mcpapp.models import Tool
 from mcpapp.transport import single_exchange
 from mcpapp.transport.single_exchange import NOT_JSON, answered_at_once, decode_body
 from mcpdemo.asgi import Router, build_application, django_application
@@ -141,6 +143,29 @@ async def test_the_answer_is_the_sdk_transports_answer(
     assert ours.headers["content-type"] == sdks.headers["content-type"] == "application/json"
     assert "mcp-session-id" not in ours.headers
     assert ours.json() == sdks.json()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(rpc("tools/call", SLUGIFY), id="a restricted tool, refused"),
+        pytest.param(rpc("tools/list"), id="tools/list without the restricted tool"),
+        pytest.param(INITIALIZE, id="instructions without the restricted tool"),
+    ],
+)
+async def test_a_restricted_tool_gets_the_sdk_transports_answer(
+    stateless: None, access_token: str, single_exchanges: list[str], monkeypatch: pytest.MonkeyPatch, body: Any
+) -> None:
+    tool = await sync_to_async(Tool.objects.get)(name="slugify")
+    tool.restricted = True
+    await sync_to_async(tool.save)()
+
+    ours, sdks = await both_ways(monkeypatch, body, access_token, **LEGACY)
+
+    assert single_exchanges == [body["method"]]
+    assert ours.status_code == sdks.status_code == 200
+    assert ours.json() == sdks.json()
+    assert "slugify" not in json.dumps(ours.json().get("result", {}))
 
 
 @pytest.mark.parametrize(
