@@ -102,6 +102,16 @@ def read_hidden(user_id: int, restricted: frozenset[str]) -> frozenset[str]:
     return frozenset(name for name in restricted if not user.has_perm(f"mcpapp.{permission_codename(name)}"))
 
 
+def hidden_tools(user: Any) -> frozenset[str]:
+    """The tools ``user`` may not use, read now (for pages: the consent page lists only the others)."""
+    if not conf.TOOL_PERMISSIONS or getattr(user, "is_superuser", False):
+        return frozenset()
+    restricted = read_restricted()
+    if not restricted or not getattr(user, "pk", None):
+        return restricted
+    return read_hidden(user.pk, restricted)
+
+
 def _read(user_id: int | None, restricted: frozenset[str] | None) -> tuple[frozenset[str], frozenset[str] | None]:
     """On a lookup thread: the restricted tools (unless known) and the user's hidden ones."""
     if restricted is None:

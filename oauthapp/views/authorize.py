@@ -31,7 +31,7 @@ def consent_context(request: HttpRequest) -> dict[str, Any]:
     idle_from_issue = idle + oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS if idle else 0
     return {
         "service_host": request.get_host(),
-        "tools": tool_summaries(),
+        "tools": tool_summaries(request.user),
         "idle_days": round(idle_from_issue / 86400) if idle else None,
     }
 

@@ -6,11 +6,13 @@ import re
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 from oauth2_provider.models import get_application_model
 from oauth2_provider.settings import oauth2_settings
 
+from mcpapp.models import Tool
 from oauthapp import consents
 from tests.support.oauth import (
     CLAUDE_REGISTRATION,
@@ -100,6 +102,18 @@ def test_the_page_names_the_service_the_account_the_tools_and_how_long(signed_in
     days = round((oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS + oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS) / 86400)
     assert "Until you disconnect it under" in html
     assert f"unless it goes unused for {days} days" in html
+
+
+def test_the_page_names_only_the_tools_the_user_may_use(signed_in: Client, user: Any, vscode: dict) -> None:
+    tool = Tool.objects.get(name="countdown")
+    tool.restricted = True
+    tool.save()
+    hidden = consent_html(signed_in, vscode["client_id"])
+    user.user_permissions.add(Permission.objects.get(codename="use_countdown"))
+
+    assert "Countdown" not in hidden and "Count down" not in hidden
+    assert "<strong>Slugify</strong>" in hidden
+    assert "<strong>Countdown</strong>" in consent_html(signed_in, vscode["client_id"])
 
 
 @pytest.mark.parametrize(
