@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 UNKNOWN_TOOL = "(unknown)"  # usage of names the server does not offer is counted under this one
 UNAVAILABLE_CODE = -32000  # JSON-RPC server error: the grants could not be read (try again)
 INSTRUCTED_METHODS = frozenset({"initialize", "server/discover"})
+# The outcomes as plain strings (an enum member lookup per call costs more than the dict update).
+OK, TOOL_ERROR, REFUSED, FAILED = (str(Outcome.OK), str(Outcome.TOOL_ERROR), str(Outcome.REFUSED), str(Outcome.FAILED))
 
 
 def first_line(text: str | None) -> str:
@@ -99,24 +101,26 @@ class ToolCallMiddleware(ServerMiddleware[Any]):
             return await self.instruct(ctx, call_next)
         return await call_next(ctx)
 
-    async def access(self, ctx: ServerRequestContext[Any, Any]) -> permissions.ToolAccess:
+    async def access(
+        self, ctx: ServerRequestContext[Any, Any], token: UserAccessToken | None
+    ) -> permissions.ToolAccess:
         if ctx.request is None:
             return permissions.EVERY_TOOL  # in-process use of the server, not /mcp
         try:
-            return await permissions.access_for(request_token(ctx))
+            return await permissions.access_for(token)
         except DatabaseError as exc:
             OUTAGES.log(logger, logging.ERROR, "tool-permissions", "tool permissions unreadable: %s", exc)
             raise MCPError(code=UNAVAILABLE_CODE, message="Temporarily unavailable: try again shortly.") from None
 
     async def list(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        access = await self.access(ctx)
+        access = await self.access(ctx, request_token(ctx))
         result = await call_next(ctx)
         if access.hidden and isinstance(result, dict) and isinstance(result.get("tools"), list):
             result = {**result, "tools": [tool for tool in result["tools"] if access.allows(tool.get("name"))]}
         return result
 
     async def instruct(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        access = await self.access(ctx)
+        access = await self.access(ctx, request_token(ctx))
         result = await call_next(ctx)
         if access.hidden and isinstance(result, dict) and result.get("instructions"):
             tools = await self.tools()
@@ -132,23 +136,23 @@ class ToolCallMiddleware(ServerMiddleware[Any]):
         started = time.perf_counter()
         name = ctx.params.get("name") if ctx.params else None
         token = request_token(ctx)
-        tools = await self.tools()
+        tools = self._tools if self._tools is not None else await self.tools()
         counted = name if isinstance(name, str) and name in tools else UNKNOWN_TOOL
-        outcome = Outcome.FAILED
+        outcome = FAILED
         record = CallRecord()
         reset = CURRENT_CALL.set(record)
         try:
-            if isinstance(name, str) and not (await self.access(ctx)).allows(name):
-                outcome = Outcome.REFUSED
+            if isinstance(name, str) and not (await self.access(ctx, token)).allows(name):
+                outcome = REFUSED
                 permissions.note_refusal(token, name)
                 raise not_available(name)
             result = await call_next(ctx)
             if record.crashed:
-                outcome = Outcome.FAILED
+                outcome = FAILED
             elif isinstance(result, dict) and result.get("isError") is True:
-                outcome = Outcome.TOOL_ERROR
+                outcome = TOOL_ERROR
             else:
-                outcome = Outcome.OK
+                outcome = OK
             return result
         finally:
             CURRENT_CALL.reset(reset)
