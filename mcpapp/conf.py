@@ -15,7 +15,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+from django.core.signals import setting_changed
 
 DEFAULT_TOOLS = ("mcpapp.tools.SLUGIFY", "mcpapp.tools.COUNTDOWN")
 # How often a response still open (an SSE stream) re-checks its token: a revoked token's
@@ -62,3 +65,27 @@ class Settings:
 
 
 conf = Settings()
+
+
+class Switches:
+    """The two feature switches, read once and again when the setting changes: they are
+    consulted on every tool call, where even a settings lookup shows."""
+
+    def __init__(self) -> None:
+        self.tool_permissions = self.usage_counting = True
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.tool_permissions = conf.TOOL_PERMISSIONS
+        self.usage_counting = conf.USAGE_COUNTING
+
+
+SWITCHES = Switches()
+
+
+def _switch_changed(setting: str, **kwargs: Any) -> None:
+    if setting in ("MCPDEMO_TOOL_PERMISSIONS", "MCPDEMO_USAGE_COUNTING"):
+        SWITCHES.refresh()
+
+
+setting_changed.connect(_switch_changed, dispatch_uid="mcpapp-switches")

@@ -42,7 +42,7 @@ from mcpdemo.logs import OUTAGES
 from oauthapp import audit, token_lookup
 
 from .auth import POLICY_VERSION_ATTRIBUTE, UserAccessToken
-from .conf import conf
+from .conf import SWITCHES, conf
 from .models import POLICY_ROW, Tool, ToolPolicy, permission_codename
 
 logger = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def read_hidden(user_id: int, restricted: frozenset[str]) -> frozenset[str]:
 
 def hidden_tools(user: Any) -> frozenset[str]:
     """The tools ``user`` may not use, read now (for pages: the consent page lists only the others)."""
-    if not conf.TOOL_PERMISSIONS or getattr(user, "is_superuser", False):
+    if not SWITCHES.tool_permissions or getattr(user, "is_superuser", False):
         return frozenset()
     restricted = read_restricted()
     if not restricted or not getattr(user, "pk", None):
@@ -119,24 +119,38 @@ def _read(user_id: int | None, restricted: frozenset[str] | None) -> tuple[froze
     return restricted, (read_hidden(user_id, restricted) if user_id is not None and restricted else None)
 
 
+def known_access(token: UserAccessToken | None) -> ToolAccess | None:
+    """What the request with ``token`` may use, if this process knows it without reading (else ``None``)."""
+    if not SWITCHES.tool_permissions or (token is not None and token.is_superuser):
+        return EVERY_TOOL
+    restricted = _restricted
+    if restricted is None:
+        return None
+    version = token.tool_policy_version if token is not None else -1
+    now = time.monotonic()
+    if not restricted.fresh(version, now):
+        return None
+    if not restricted.names:
+        return EVERY_TOOL  # nothing is restricted: the usual case, no per-user reading
+    if token is None or token.user_id is None:
+        return ToolAccess(restricted.names)
+    hidden = _hidden.get(token.user_id)
+    return ToolAccess(hidden.names) if hidden is not None and hidden.fresh(version, now) else None
+
+
 async def access_for(token: UserAccessToken | None) -> ToolAccess:
     """What the request with ``token`` may use (``None``: a request without one of our tokens, no grants).
 
     Raises ``DatabaseError`` when the grants had to be read and the database did not answer.
     """
+    access = known_access(token)
+    if access is not None:
+        return access
     global _restricted
-    if not conf.TOOL_PERMISSIONS or (token is not None and token.is_superuser):
-        return EVERY_TOOL
     version = token.tool_policy_version if token is not None else -1
     user_id = token.user_id if token is not None else None
     now = time.monotonic()
     known = _restricted.names if _restricted is not None and _restricted.fresh(version, now) else None
-    if known is not None and not known:
-        return EVERY_TOOL  # nothing is restricted: the usual case, no per-user reading
-    if known is not None and user_id is not None:
-        hidden = _hidden.get(user_id)
-        if hidden is not None and hidden.fresh(version, now):
-            return ToolAccess(hidden.names)
     restricted, hidden_names = await token_lookup.run_on_lookup_thread(_read_and_release, user_id, known)
     _restricted = _Reading(version, now, restricted)
     if not restricted:

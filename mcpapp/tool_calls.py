@@ -31,7 +31,7 @@ from mcpdemo.logs import OUTAGES
 
 from . import permissions, usage
 from .auth import UserAccessToken
-from .conf import conf
+from .conf import SWITCHES
 from .models import Outcome
 
 logger = logging.getLogger(__name__)
@@ -91,13 +91,12 @@ class ToolCallMiddleware(ServerMiddleware[Any]):
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         method = ctx.method
-        if not (conf.TOOL_PERMISSIONS or conf.USAGE_COUNTING):
-            return await call_next(ctx)
         if method == "tools/call":
-            return await self.call(ctx, call_next)
-        if method == "tools/list":
+            if SWITCHES.tool_permissions or SWITCHES.usage_counting:
+                return await self.call(ctx, call_next)
+        elif method == "tools/list":
             return await self.list(ctx, call_next)
-        if method in INSTRUCTED_METHODS:
+        elif method in INSTRUCTED_METHODS:
             return await self.instruct(ctx, call_next)
         return await call_next(ctx)
 
@@ -106,6 +105,9 @@ class ToolCallMiddleware(ServerMiddleware[Any]):
     ) -> permissions.ToolAccess:
         if ctx.request is None:
             return permissions.EVERY_TOOL  # in-process use of the server, not /mcp
+        known = permissions.known_access(token)
+        if known is not None:
+            return known  # the usual case: no await
         try:
             return await permissions.access_for(token)
         except DatabaseError as exc:
@@ -142,7 +144,10 @@ class ToolCallMiddleware(ServerMiddleware[Any]):
         record = CallRecord()
         reset = CURRENT_CALL.set(record)
         try:
-            if isinstance(name, str) and not (await self.access(ctx, token)).allows(name):
+            access = permissions.known_access(token) if ctx.request is not None else permissions.EVERY_TOOL
+            if access is None:
+                access = await self.access(ctx, token)
+            if isinstance(name, str) and name in access.hidden:
                 outcome = REFUSED
                 permissions.note_refusal(token, name)
                 raise not_available(name)

@@ -1,9 +1,9 @@
 """Tool calls counted in memory and written to the database in batches, for the admin's usage page.
 
-A call adds to an in-process tally keyed by hour, user, client, tool and outcome (a dict
-update under a lock: no I/O on the request path). Every ``MCPDEMO_USAGE_FLUSH_SECONDS``,
-and when the ``/mcp`` lifespan ends, the tallies are written in one transaction on a thread
-of their own: each key adds to its hourly :class:`~mcpapp.models.ToolUsage` row
+A call appends one tuple to an in-process list (no lock, no I/O on the request path).
+Every ``MCPDEMO_USAGE_FLUSH_SECONDS``, and when the ``/mcp`` lifespan ends, a thread of
+its own sums the list into tallies keyed by hour, user, client, tool and outcome and
+writes them in one transaction: each key adds to its hourly :class:`~mcpapp.models.ToolUsage` row
 (``UPDATE … SET calls = calls + n``), so several workers and nodes add up. When the
 database does not answer, the tallies are kept for the next flush (one log line per
 interval, :data:`mcpdemo.logs.OUTAGES`); a process holds at most ``MAX_PENDING_KEYS`` keys.
@@ -29,12 +29,13 @@ from django.utils import timezone
 
 from mcpdemo.logs import OUTAGES
 
-from .conf import conf
+from .conf import SWITCHES, conf
 from .models import BUCKET_FIELDS, DURATION_BUCKETS, ToolUsage
 
 logger = logging.getLogger(__name__)
 
 MAX_PENDING_KEYS = 50_000
+MAX_PENDING_CALLS = 200_000  # between two flushes (a few seconds)
 _BOUNDS = tuple(bound for bound, _name in DURATION_BUCKETS[:-1])
 
 Key = tuple[int, int, int, str, str]  # hour since the epoch (UTC), user id, application id, tool, outcome
@@ -54,34 +55,50 @@ class Tally:
         self.buckets = [a + b for a, b in zip(self.buckets, other.buckets, strict=True)]
 
 
+Call = tuple[float, int, int, str, str, float]  # time.time(), user id, application id, tool, outcome, seconds
+
+
 class UsageBuffer:
-    """This process's tallies since the last flush."""
+    """This process's calls since the last flush, and the tallies a failed flush kept.
+
+    A call is only appended to a list (no lock, no arithmetic on the request path); the
+    flush sums the list into tallies.
+    """
 
     def __init__(self) -> None:
+        self._calls: list[Call] = []
         self._pending: dict[Key, Tally] = {}
-        self._lock = threading.Lock()  # the flush thread takes the dict away
+        self._lock = threading.Lock()  # the flush thread merges into the tallies
         self.dropped = 0
 
     def record(self, user_id: int, application_id: int, tool: str, outcome: str, seconds: float) -> None:
-        now = time.time()
-        ms = seconds * 1000.0
-        key = (int(now // 3600), user_id, application_id, tool, outcome)
-        with self._lock:
-            tally = self._pending.get(key)
-            if tally is None:
-                if len(self._pending) >= MAX_PENDING_KEYS:
-                    self.dropped += 1
-                    return
-                tally = self._pending[key] = Tally()
-            tally.calls += 1
-            tally.total_ms += ms
-            tally.last = now
-            tally.buckets[bisect.bisect_left(_BOUNDS, ms)] += 1
+        calls = self._calls
+        if len(calls) < MAX_PENDING_CALLS:
+            calls.append((time.time(), user_id, application_id, tool, outcome, seconds))
+        else:
+            self.dropped += 1
 
-    def take(self) -> dict[Key, Tally]:
+    def take_calls(self) -> list[Call]:
+        """The calls recorded so far (on the recording thread: the event loop)."""
+        calls, self._calls = self._calls, []
+        return calls
+
+    def take(self, calls: list[Call] | None = None) -> dict[Key, Tally]:
+        """The kept tallies with ``calls`` (by default, the calls recorded so far) summed in."""
+        calls = self.take_calls() if calls is None else calls
         with self._lock:
             pending, self._pending = self._pending, {}
-            return pending
+        for moment, user_id, application_id, tool, outcome, seconds in calls:
+            key = (int(moment // 3600), user_id, application_id, tool, outcome)
+            tally = pending.get(key)
+            if tally is None:
+                tally = pending[key] = Tally()
+            ms = seconds * 1000.0
+            tally.calls += 1
+            tally.total_ms += ms
+            tally.last = max(tally.last, moment)
+            tally.buckets[bisect.bisect_left(_BOUNDS, ms)] += 1
+        return pending
 
     def put_back(self, pending: dict[Key, Tally]) -> None:
         """Tallies a flush could not write, for the next one (as far as the limit allows)."""
@@ -96,7 +113,7 @@ class UsageBuffer:
                     self.dropped += tally.calls
 
     def __len__(self) -> int:
-        return len(self._pending)
+        return len(self._calls) + len(self._pending)
 
 
 BUFFER = UsageBuffer()
@@ -104,7 +121,7 @@ BUFFER = UsageBuffer()
 
 def record(user_id: int | None, application_id: int | None, tool: str, outcome: str, seconds: float) -> None:
     """Count one tool call (a no-op with counting off, or without a user and client)."""
-    if user_id is not None and application_id is not None and conf.USAGE_COUNTING:
+    if user_id is not None and application_id is not None and SWITCHES.usage_counting:
         BUFFER.record(user_id, application_id, tool, outcome, seconds)
 
 
@@ -157,7 +174,11 @@ def write(pending: dict[Key, Tally]) -> None:
                 _add(key, tally)
 
 
-def _write_or_keep(pending: dict[Key, Tally]) -> None:
+def _write_or_keep(calls: list[Call]) -> None:
+    """On the flush thread: sum ``calls`` into the kept tallies and write them, or keep them."""
+    pending = BUFFER.take(calls)
+    if not pending:
+        return
     try:
         write(pending)
     except DatabaseError as exc:
@@ -171,14 +192,14 @@ _thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage-flush")
 
 def flush() -> None:
     """Write what this process counted so far, on this thread (tests, management commands)."""
-    _write_or_keep(BUFFER.take())
+    _write_or_keep(BUFFER.take_calls())
 
 
 async def aflush() -> None:
     """Write what this process counted so far, on the flush thread."""
-    pending = BUFFER.take()
-    if pending:
-        await asyncio.get_running_loop().run_in_executor(_thread, _write_or_keep, pending)
+    calls = BUFFER.take_calls()
+    if calls or len(BUFFER):
+        await asyncio.get_running_loop().run_in_executor(_thread, _write_or_keep, calls)
 
 
 @contextlib.asynccontextmanager

@@ -100,13 +100,19 @@ def test_counts_of_a_user_deleted_before_the_flush_are_dropped_and_the_rest_writ
     assert list(ToolUsage.objects.values_list("user_id", "calls")) == [(user.pk, 1)]
 
 
-def test_the_buffer_holds_a_bounded_number_of_keys(user: Any, client_app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_buffer_holds_a_bounded_number_of_calls_and_of_kept_tallies(
+    user: Any, client_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(usage, "MAX_PENDING_CALLS", 3)
     monkeypatch.setattr(usage, "MAX_PENDING_KEYS", 2)
     buffer = usage.UsageBuffer()
     for tool in ("a", "b", "c", "a"):
         buffer.record(user.pk, client_app.pk, tool, Outcome.OK, 0.001)
+    assert (len(buffer), buffer.dropped) == (3, 1)
 
-    assert (len(buffer), buffer.dropped) == (2, 1)
+    buffer.put_back(buffer.take())  # a failed flush keeps two of the three tallies
+
+    assert (len(buffer), buffer.dropped) == (2, 2)
 
 
 async def test_the_lifespan_flushes_what_is_left_when_it_ends(user: Any, client_app: Any) -> None:
