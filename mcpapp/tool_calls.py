@@ -136,10 +136,10 @@ class ToolCallMiddleware(ServerMiddleware[Any]):
 
     async def call(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         started = time.perf_counter()
-        name = ctx.params.get("name") if ctx.params else None
+        params = ctx.params
+        name = params.get("name") if params else None
         token = request_token(ctx)
         tools = self._tools if self._tools is not None else await self.tools()
-        counted = name if isinstance(name, str) and name in tools else UNKNOWN_TOOL
         outcome = FAILED
         record = CallRecord()
         reset = CURRENT_CALL.set(record)
@@ -161,5 +161,8 @@ class ToolCallMiddleware(ServerMiddleware[Any]):
             return result
         finally:
             CURRENT_CALL.reset(reset)
-            if token is not None:
-                usage.record(token.user_id, token.application_id, counted, outcome, time.perf_counter() - started)
+            if SWITCHES.usage_counting and token is not None:
+                user_id, application_id = token.user_id, token.application_id
+                if user_id is not None and application_id is not None:
+                    counted = name if isinstance(name, str) and name in tools else UNKNOWN_TOOL
+                    usage.BUFFER.record(user_id, application_id, counted, outcome, time.perf_counter() - started)
