@@ -21,7 +21,7 @@ import psycopg
 import pytest
 import redis
 
-from tests.support.cluster import NGINX, POSTGRES_TEST_URL, REDIS_TEST_URL, WORKERS, Cluster, cluster
+from tests.support.cluster import NGINX, POSTGRES_TEST_URL, REDIS_TEST_URL, WORKERS, Cluster, Node, cluster
 from tests.support.load import SteadyLoad, slugify_call
 from tests.support.sdk_client import OAuthHarness
 
@@ -154,6 +154,14 @@ def _open_countdown(url: str, access_token: str, request_id: str, seconds: int =
     return result
 
 
+def _wait_until_served_through_balancer(node: Node, calls: int = 20, timeout: float = 30) -> None:
+    served = node.requests_served("/mcp")
+    deadline = time.monotonic() + timeout
+    while node.requests_served("/mcp") < served + calls:
+        assert time.monotonic() < deadline, f"nginx sent node {node.name} no calls within {timeout} s"
+        time.sleep(0.2)
+
+
 def test_a_rolling_restart_under_load_loses_nothing(lb: Cluster) -> None:
     tokens = _fresh_tokens(OAuthHarness(lb.url, "none", PASSWORD))
     streams = []
@@ -168,7 +176,9 @@ def test_a_rolling_restart_under_load_loses_nothing(lb: Cluster) -> None:
             stream["thread"].join(timeout=30)
             stream["stopped_after"] = round(time.monotonic() - started, 2)
             streams.append(stream)
-            time.sleep(2)
+            # As an operator would: the next node only once nginx sends this one calls again
+            # (it keeps a node it found down out for fail_timeout, healthy or not).
+            _wait_until_served_through_balancer(node)
 
     failures = load.failures()
     summary = [{k: v for k, v in stream.items() if k != "thread"} for stream in streams]
