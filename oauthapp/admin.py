@@ -257,7 +257,10 @@ class ApplicationAdmin(dot_admin.ApplicationAdmin):
     def formfield_for_choice_field(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "authorization_grant_type":
             # The token endpoint serves the code grant (with refresh) and nothing else.
-            kwargs["choices"] = [(Application.GRANT_AUTHORIZATION_CODE, _("Authorization code (with refresh)"))]
+            kwargs["choices"] = [
+                (Application.GRANT_AUTHORIZATION_CODE, _("Authorization code (with refresh)")),
+                (Application.GRANT_DEVICE_CODE, _("Device code only, no redirects (with refresh; public clients)")),
+            ]
             kwargs["help_text"] = _(
                 "This server issues tokens for the grants %(grants)s only; the device grant goes to a "
                 "public client that declared it, or that you allow below."

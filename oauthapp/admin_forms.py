@@ -40,8 +40,11 @@ class ApplicationForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        if cleaned.get("device_sign_in") and cleaned.get("client_type") != Application.CLIENT_PUBLIC:
+        public = cleaned.get("client_type") == Application.CLIENT_PUBLIC
+        if cleaned.get("device_sign_in") and not public:
             self.add_error("device_sign_in", _("Device sign-in is for public clients only."))
+        if cleaned.get("authorization_grant_type") == Application.GRANT_DEVICE_CODE and not public:
+            self.add_error("authorization_grant_type", _("The device grant is for public clients only."))
         return cleaned
 
     def save(self, commit: bool = True) -> Any:

@@ -67,6 +67,8 @@ class Application(AbstractApplication):
 
     @property
     def allows_device_grant(self) -> bool:
+        if self.authorization_grant_type == self.GRANT_DEVICE_CODE:
+            return True  # a client of the device grant alone (DOT's own grant field says so)
         declared = (self.client_metadata or {}).get("grant_types") or []
         return self.client_type == self.CLIENT_PUBLIC and isinstance(declared, list) and DEVICE_CODE in declared
 

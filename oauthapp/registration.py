@@ -81,9 +81,17 @@ def _check_redirect_uris(data: dict[str, Any]) -> list[str]:
 
 def granted_types(declared: Any) -> list[str]:
     """The grant types a client may use, as answered: the code grant with refresh, and the
-    device grant if it declared it (DOT keeps one grant per client; see ``Application.allows_grant_type``)."""
-    device = isinstance(declared, list) and DEVICE_CODE in declared
-    return [AUTHORIZATION_CODE, REFRESH_TOKEN, *([DEVICE_CODE] if device else [])]
+    device grant if it declared it (DOT keeps one grant per client; see ``Application.allows_grant_type``);
+    a client that declared the device grant without the code grant gets the device grant with refresh."""
+    declared = declared if isinstance(declared, list) else []
+    if DEVICE_CODE in declared and AUTHORIZATION_CODE not in declared:
+        return [DEVICE_CODE, REFRESH_TOKEN]
+    return [AUTHORIZATION_CODE, REFRESH_TOKEN, *([DEVICE_CODE] if DEVICE_CODE in declared else [])]
+
+
+def device_only(grant_types: list[str]) -> bool:
+    """A client of the device grant alone: no redirects, so no redirect URIs (a headless agent)."""
+    return AUTHORIZATION_CODE not in grant_types
 
 
 def _check_grant_and_response_types(data: dict[str, Any], public: bool) -> list[str]:
@@ -96,10 +104,18 @@ def _check_grant_and_response_types(data: dict[str, Any], public: bool) -> list[
             f"unsupported grant_types {unsupported!r}: this server supports only authorization_code, refresh_token "
             f"and, for public clients, {DEVICE_CODE}"
         )
-    if "authorization_code" not in grant_types:
-        raise _metadata_error("grant_types must include authorization_code")
     if DEVICE_CODE in grant_types and not public:
         raise _metadata_error(f"{DEVICE_CODE} is for public clients (token_endpoint_auth_method none) only")
+    if AUTHORIZATION_CODE not in grant_types and DEVICE_CODE not in grant_types:
+        raise _metadata_error(f"grant_types must include authorization_code or {DEVICE_CODE}")
+    if device_only(grant_types):
+        # RFC 7591 §2.1: response types belong to the authorization endpoint, which the
+        # device grant does not use.
+        if data.get("response_types", []) != []:
+            raise _metadata_error("response_types must be empty or absent for a client of the device grant alone")
+        if data.get("redirect_uris", []) != []:
+            raise _metadata_error("redirect_uris are for the authorization_code grant, which is not requested")
+        return grant_types
     response_types = data.get("response_types", ["code"])
     if not isinstance(response_types, list) or response_types != ["code"]:
         raise _metadata_error('response_types must be ["code"]')
@@ -182,7 +198,7 @@ def parse_registration(data: Any) -> ClientRegistration:
             f"unsupported token_endpoint_auth_method {str(auth_method)[:64]!r}; supported: {', '.join(AUTH_METHODS)}"
         )
     grant_types = granted_types(_check_grant_and_response_types(data, auth_method == "none"))
-    redirect_uris = _check_redirect_uris(data)
+    redirect_uris = [] if device_only(grant_types) else _check_redirect_uris(data)
     metadata = _check_optional_fields(data)
     metadata["token_endpoint_auth_method"] = auth_method
     metadata["grant_types"] = grant_types
@@ -198,7 +214,7 @@ def registration_response(
         "client_id_issued_at": int(application.created.timestamp()),
         "redirect_uris": application.redirect_uris.split(),
         "grant_types": registration.grant_types,
-        "response_types": ["code"],
+        "response_types": [] if device_only(registration.grant_types) else ["code"],
         "token_endpoint_auth_method": registration.token_endpoint_auth_method,
         "scope": registration.metadata.get("scope", conf.SCOPE),
         "registration_access_token": registration_token,
@@ -254,7 +270,12 @@ def _application_fields(registration: ClientRegistration) -> dict[str, Any]:
         "name": display.clean_text(registration.metadata.get("client_name", "")),
         "redirect_uris": " ".join(registration.redirect_uris),
         "client_metadata": registration.metadata,
-        "authorization_grant_type": Application.GRANT_AUTHORIZATION_CODE,
+        # DOT's own grant field: a device-only client is refused the code flow by DOT itself.
+        "authorization_grant_type": (
+            Application.GRANT_DEVICE_CODE
+            if device_only(registration.grant_types)
+            else Application.GRANT_AUTHORIZATION_CODE
+        ),
     }
 
 

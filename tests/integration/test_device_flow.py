@@ -414,3 +414,29 @@ def test_the_device_authorization_endpoint_opened_in_a_browser_says_what_it_is(c
 
     assert response.status_code == 405
     assert "the code you then enter on the device page" in response.content.decode()
+
+
+def test_a_device_only_client_signs_in_and_refreshes_but_has_no_code_flow(device: Client, signed_in: Client) -> None:
+    registered = register(
+        Client(),
+        {
+            "client_name": "Build agent",
+            "grant_types": [DEVICE_CODE, "refresh_token"],
+            "token_endpoint_auth_method": "none",
+        },
+    )
+    client_id = registered["client_id"]
+    codes = approved(device, signed_in, client_id)
+
+    tokens = poll(device, client_id, codes["device_code"]).json()
+    refreshed = refresh(device, client_id, tokens["refresh_token"])
+
+    assert tokens["scope"] == "mcp"
+    assert refreshed.status_code == 200, refreshed.content
+    assert refreshed.json()["refresh_token"] != tokens["refresh_token"]  # rotated
+    code_flow = signed_in.get(
+        "/authorize",
+        {"response_type": "code", "client_id": client_id, "redirect_uri": "http://127.0.0.1:33418/",
+         "code_challenge": "x" * 43, "code_challenge_method": "S256", "scope": "mcp", "resource": MCP_URL},
+    )  # fmt: skip
+    assert code_flow.status_code == 400  # never a redirect with a code

@@ -92,3 +92,30 @@ def test_a_self_registered_client_shows_what_it_declared_read_only(admin_client:
     assert "device_sign_in" not in page.context["adminform"].form.fields
     assert "Device sign-in" in page.content.decode()
     assert application.allows_device_grant
+
+
+def test_a_device_only_client_is_listed_and_saved_without_redirect_uris(admin_client: Client) -> None:
+    body = {"client_name": "Build agent", "grant_types": [DEVICE_CODE], "token_endpoint_auth_method": "none"}
+    application = Application.objects.get(client_id=register(Client(), body)["client_id"])
+
+    listing = admin_client.get("/admin/oauthapp/application/")
+    saved = admin_client.post(change_page(application), form_data(admin_client, change_page(application)))
+
+    assert listing.status_code == 200 and "Build agent" in listing.content.decode()
+    assert saved.status_code == 302, saved.context["adminform"].form.errors
+    application.refresh_from_db()
+    assert application.authorization_grant_type == DEVICE_CODE and application.redirect_uris == ""
+
+
+def test_the_device_grant_alone_is_refused_for_a_confidential_client(admin_client: Client) -> None:
+    response = add_client(
+        admin_client,
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=DEVICE_CODE,
+        redirect_uris="",
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["authorization_grant_type"] == [
+        "The device grant is for public clients only."
+    ]

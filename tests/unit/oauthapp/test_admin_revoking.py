@@ -223,7 +223,8 @@ def test_the_application_page_offers_only_what_the_server_supports(
     html = response.content.decode()
     assert response.status_code == 200
     form = response.context["adminform"].form
-    assert [value for value, _label in form.fields["authorization_grant_type"].choices] == ["authorization-code"]
+    choices = [value for value, _label in form.fields["authorization_grant_type"].choices]
+    assert choices == ["authorization-code", "urn:ietf:params:oauth:grant-type:device_code"]
     assert "algorithm" not in form.fields and "post_logout_redirect_uris" not in form.fields
     assert "skip_authorization" not in form.fields  # a self-registered client never skips consent
     assert "View on site" not in html

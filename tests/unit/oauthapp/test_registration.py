@@ -71,6 +71,42 @@ def test_vscode_body_with_the_device_grant_is_registered_with_it(client: Client)
     assert read.json()["grant_types"] == body["grant_types"]
 
 
+# A headless agent's registration: the device grant alone, no redirects.
+HEADLESS_REGISTRATION = {
+    "client_name": "Build agent",
+    "grant_types": [DEVICE_CODE, "refresh_token"],
+    "token_endpoint_auth_method": "none",
+}
+
+
+def test_a_headless_client_registers_for_the_device_grant_alone(client: Client) -> None:
+    response = post_register(client, HEADLESS_REGISTRATION)
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["grant_types"] == [DEVICE_CODE, "refresh_token"]
+    assert body["redirect_uris"] == [] and body["response_types"] == []
+    application = Application.objects.get(client_id=body["client_id"])
+    assert application.allows_grant_type(DEVICE_CODE)
+    assert not application.allows_grant_type("authorization-code")  # no code flow: it has nowhere to redirect
+    read = client.get(body["registration_client_uri"], **bearer(body["registration_access_token"]))
+    assert read.json()["grant_types"] == body["grant_types"]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"token_endpoint_auth_method": "client_secret_basic"},
+        {"redirect_uris": ["http://127.0.0.1:33418/"]},
+        {"response_types": ["code"]},
+        {"grant_types": ["refresh_token"]},
+    ],
+    ids=["confidential", "redirect-uris", "response-type-code", "refresh-only"],
+)
+def test_a_device_only_registration_with_code_flow_metadata_is_refused(client: Client, changes: dict[str, Any]) -> None:
+    assert_refused(post_register(client, {**HEADLESS_REGISTRATION, **changes}), "invalid_client_metadata")
+
+
 def test_without_the_device_grant_a_client_is_not_given_it(client: Client) -> None:
     body = register(client)
 
