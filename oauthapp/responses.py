@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from . import public_url
+from .parameters import repeated_description, repeated_parameter
 
 
 def no_store(response: HttpResponse) -> HttpResponse:
@@ -29,3 +32,16 @@ def client_auth_challenge(response: HttpResponse, realm: str) -> HttpResponse:
     if response.status_code == 401:
         response["WWW-Authenticate"] = f'Basic realm="{realm}", charset="UTF-8"'
     return response
+
+
+def refused_parameters(request: HttpRequest) -> HttpResponse | None:
+    """The error for a POST to a token-issuing endpoint (/token, /device-authorization) that
+    repeats a parameter (OAuth 2.1 §3.1) or names a resource other than this server's
+    (RFC 8707, the rule of /authorize); ``None`` when neither."""
+    repeated = repeated_parameter(request.GET, request.POST)
+    if repeated is not None:
+        return oauth_error("invalid_request", repeated_description(repeated))
+    resource = public_url.mcp_resource(request)
+    if any(not public_url.same_resource(value, resource) for value in request.POST.getlist("resource")):
+        return oauth_error("invalid_target", f"this server only issues tokens for the resource {resource}")
+    return None

@@ -34,8 +34,7 @@ from oauth2_provider.views.device import DeviceGrantForm
 from .. import audit, consent_requests, consents, public_url, ratelimit
 from ..device_codes import DeviceServer, normalise_user_code
 from ..endpoint_pages import BrowserPageOnGet
-from ..parameters import repeated_description, repeated_parameter
-from ..responses import no_store, oauth_error
+from ..responses import no_store, oauth_error, refused_parameters
 from ..tokens import DEVICE_CODE
 from .authorize import ConsentForm, consent_context
 
@@ -61,12 +60,10 @@ class DeviceAuthorizationView(BrowserPageOnGet, dot_views.DeviceAuthorizationVie
     endpoint_purpose = "device-authorization"
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        repeated = repeated_parameter(request.GET, request.POST)
-        if repeated is not None:
-            return oauth_error("invalid_request", repeated_description(repeated))
+        refused = refused_parameters(request)
+        if refused is not None:
+            return refused
         resource = public_url.mcp_resource(request)
-        if any(not public_url.same_resource(value, resource) for value in request.POST.getlist("resource")):
-            return oauth_error("invalid_target", f"this server only issues tokens for the resource {resource}")
         client_id = request.POST.get("client_id", "")
         if not client_id:
             return oauth_error("invalid_request", "client_id is required")

@@ -15,8 +15,7 @@ from oauth2_provider.models import get_application_model
 
 from .. import audit, public_url, refresh_race
 from ..endpoint_pages import BrowserPageOnGet
-from ..parameters import repeated_description, repeated_parameter
-from ..responses import client_auth_challenge, no_store, oauth_error
+from ..responses import client_auth_challenge, no_store, oauth_error, refused_parameters
 from ..tokens import DEVICE_CODE, GRANT_TYPES, REFRESH_TOKEN
 
 # Every OAuth parameter that is or unlocks a credential stays out of error reports.
@@ -66,14 +65,11 @@ class TokenView(BrowserPageOnGet, dot_views.TokenView):
     endpoint_purpose = "token"
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        repeated = repeated_parameter(request.GET, request.POST)
-        if repeated is not None:
-            return oauth_error("invalid_request", repeated_description(repeated))
-        resource = public_url.mcp_resource(request)
-        requested = request.POST.getlist("resource")
-        if any(not public_url.same_resource(value, resource) for value in requested):
-            return oauth_error("invalid_target", f"this server only issues tokens for the resource {resource}")
-        if requested:
+        refused = refused_parameters(request)
+        if refused is not None:
+            return refused
+        if request.POST.getlist("resource"):
+            resource = public_url.mcp_resource(request)
             # The rule of /authorize: DOT then compares with the grant's canonical resource.
             body = request.POST.copy()
             body.setlist("resource", [resource])
