@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page
 
 from tests.support.chromium import (
-    CHROMIUM,
+    BROWSER_TEST_MARKS,
     AuthorizationRequest,
     LoopbackServer,
     chromium,
@@ -26,13 +26,7 @@ from tests.support.chromium import (
 )
 from tests.support.live_server import LiveServer, live_server
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing: apt-get install chromium chromium-driver"
-    ),
-]
+pytestmark = BROWSER_TEST_MARKS
 
 PASSWORD = "browser password 1"
 INITIALIZE = {

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.support.chromium import (
-    CHROMIUM,
+    BROWSER_TEST_MARKS,
     DESKTOP,
     PHONE,
     AuthorizationRequest,
@@ -29,11 +29,7 @@ from tests.support.chromium import (
 from tests.support.device import DEVICE_REGISTRATION
 from tests.support.live_server import LiveServer, live_server
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing: apt-get install chromium"),
-]
+pytestmark = BROWSER_TEST_MARKS
 
 PASSWORD = "browser pages password 1"
 LONG_NAME = ("Visual Studio Code (verified by Microsoft) ✓ trusted " * 5).strip()[:250]

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.support.chromium import (
-    CHROMIUM,
+    BROWSER_TEST_MARKS,
     AuthorizationRequest,
     LoopbackServer,
     chromium,
@@ -23,18 +23,12 @@ from tests.support.chromium import (
     sign_in,
 )
 from tests.support.live_server import LiveServer, live_server
+from tests.support.mcp import MCP_HEADERS
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing: apt-get install chromium chromium-driver"
-    ),
-]
+pytestmark = BROWSER_TEST_MARKS
 
 PASSWORD = "browser password 1"
 VERSION = "2025-11-25"
-HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +63,7 @@ class Session:
 
     def __init__(self, server: LiveServer, token: str) -> None:
         self.url = server.url + "/mcp"
-        self.headers = {**HEADERS, "Authorization": f"Bearer {token}"}
+        self.headers = {**MCP_HEADERS, "Authorization": f"Bearer {token}"}
         initialize = {
             "jsonrpc": "2.0",
             "id": 1,

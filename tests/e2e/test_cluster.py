@@ -23,12 +23,12 @@ import redis
 
 from tests.support.cluster import NGINX, POSTGRES_TEST_URL, REDIS_TEST_URL, WORKERS, Cluster, Node, cluster
 from tests.support.load import SteadyLoad, slugify_call
+from tests.support.mcp import MCP_HEADERS
 from tests.support.sdk_client import OAuthHarness
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 
 PASSWORD = "cluster password 123"
-HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
 def _missing_services() -> list[str]:
@@ -60,7 +60,7 @@ def lb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 def call_slugify(url: str, access_token: str, text: str, request_id: int = 1) -> httpx.Response:
     body = {"jsonrpc": "2.0", "id": request_id, "method": "tools/call",
             "params": {"name": "slugify", "arguments": {"text": text}}}  # fmt: skip
-    headers = {**HEADERS, "Authorization": f"Bearer {access_token}", "MCP-Protocol-Version": "2025-11-25"}
+    headers = {**MCP_HEADERS, "Authorization": f"Bearer {access_token}", "MCP-Protocol-Version": "2025-11-25"}
     return httpx.post(url + "/mcp", content=json.dumps(body), headers=headers, timeout=10)
 
 
@@ -136,7 +136,7 @@ def _open_countdown(url: str, access_token: str, request_id: str, seconds: int =
     def run() -> None:
         params = {"name": "countdown", "arguments": {"seconds": seconds}, "_meta": {"progressToken": 1}}
         body = {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params}
-        headers = {**HEADERS, "Authorization": f"Bearer {access_token}", "MCP-Protocol-Version": "2025-11-25"}
+        headers = {**MCP_HEADERS, "Authorization": f"Bearer {access_token}", "MCP-Protocol-Version": "2025-11-25"}
         try:
             with httpx.stream("POST", url + "/mcp", content=json.dumps(body), headers=headers, timeout=60) as response:
                 result["status"] = response.status_code

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.support.live_server import LiveServer, live_server
+from tests.support.mcp import MCP_HEADERS
 from tests.support.oauth import pkce_pair
 from tests.support.scripted_user import ScriptedUser
 
@@ -33,7 +34,6 @@ INIT = {
     "method": "initialize",
     "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "race", "version": "1"}},
 }
-MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 UNLIMITED = {"MCPDEMO_RATE_LIMIT_TOKEN": "", "MCPDEMO_RATE_LIMIT_REGISTER": "", "MCPDEMO_RATE_LIMIT_LOGIN": ""}
 
 

@@ -18,18 +18,12 @@ import pytest
 from playwright.sync_api import Page
 
 from oauthapp.tokens import DEVICE_CODE
-from tests.support.chromium import CHROMIUM, chromium, sign_in
+from tests.support.chromium import BROWSER_TEST_MARKS, chromium, sign_in
 from tests.support.device import DEVICE_REGISTRATION
 from tests.support.live_server import LiveServer, live_server
 from tests.support.mcp import INITIALIZE, INITIALIZED, MCP_HEADERS
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing: apt-get install chromium chromium-driver"
-    ),
-]
+pytestmark = BROWSER_TEST_MARKS
 
 PASSWORD = "device password 1"
 

@@ -21,9 +21,18 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
+import pytest
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
+# The marks of every browser test module: end to end, browser, skipped without Chromium.
+BROWSER_TEST_MARKS = [
+    pytest.mark.e2e,
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing: apt-get install chromium chromium-driver"
+    ),
+]
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",

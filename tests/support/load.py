@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 import httpx
 
-HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+from tests.support.mcp import MCP_HEADERS
+
 # A request: given a client and a sequence number, send it and name the outcome ("200" is success).
 Request = Callable[[httpx.Client, int], str]
 
@@ -29,7 +30,7 @@ def describe_failure(response: httpx.Response) -> str:
 
 
 def slugify_call(url: str, access_token: str) -> Request:
-    headers = {**HEADERS, "Authorization": f"Bearer {access_token}", "MCP-Protocol-Version": "2025-11-25"}
+    headers = {**MCP_HEADERS, "Authorization": f"Bearer {access_token}", "MCP-Protocol-Version": "2025-11-25"}
 
     def call(http: httpx.Client, i: int) -> str:
         body = {"jsonrpc": "2.0", "id": i, "method": "tools/call",
