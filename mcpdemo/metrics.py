@@ -61,10 +61,6 @@ _LIVE_GAUGE_FILE = re.compile(r"gauge_live[a-z]+_(\d+)\.db$")
 FLUSH_SECONDS = 1.0
 
 
-def _counter_name(name: str) -> str:
-    return name.removesuffix("_total")  # prometheus-client adds it back
-
-
 class Metrics:
     """The metric objects, in their own registry (one per process; tests build fresh ones)."""
 
@@ -73,19 +69,15 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.http_requests = Counter(
-            _counter_name(HTTP_REQUESTS), "HTTP requests answered, by route (URL name), method and status.",
+            HTTP_REQUESTS, "HTTP requests answered, by route (URL name), method and status.",
             ["route", "method", "status"], registry=r,
         )  # fmt: skip
         self.http_duration = Histogram(
             HTTP_DURATION, "Time to answer an HTTP request, by route (the GET /mcp stream is left out).",
             ["route"], buckets=LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
-        self.token_checks = Counter(
-            _counter_name(TOKEN_CHECKS), "Bearer token checks at /mcp, by result.", ["result"], registry=r
-        )
-        self.tool_calls = Counter(
-            _counter_name(TOOL_CALLS), "MCP tool calls, by tool and outcome.", ["tool", "outcome"], registry=r
-        )
+        self.token_checks = Counter(TOKEN_CHECKS, "Bearer token checks at /mcp, by result.", ["result"], registry=r)
+        self.tool_calls = Counter(TOOL_CALLS, "MCP tool calls, by tool and outcome.", ["tool", "outcome"], registry=r)
         self.tool_duration = Histogram(
             TOOL_DURATION, "Time a tool call took, by tool.", ["tool"], buckets=TOOL_BUCKETS, registry=r
         )
@@ -93,34 +85,25 @@ class Metrics:
             OPEN_STREAMS, "MCP responses open as server-sent event streams.", registry=r, multiprocess_mode="livesum"
         )
         self.tokens_issued = Counter(
-            _counter_name(TOKENS_ISSUED), "Access tokens issued by /token, by grant type.", ["grant_type"], registry=r
+            TOKENS_ISSUED, "Access tokens issued by /token, by grant type.", ["grant_type"], registry=r
         )
         self.registrations = Counter(
-            _counter_name(REGISTRATIONS), "Clients registered at /register (RFC 7591), by client type.",
+            REGISTRATIONS, "Clients registered at /register (RFC 7591), by client type.",
             ["client_type"], registry=r,
         )  # fmt: skip
         self.rate_limit_refusals = Counter(
-            _counter_name(RATE_LIMIT_REFUSALS), "Requests refused with 429, by limit.", ["limit"], registry=r
+            RATE_LIMIT_REFUSALS, "Requests refused with 429, by limit.", ["limit"], registry=r
         )
         self.outages = Counter(
-            _counter_name(OUTAGES), "Failures of the database or the cache (Redis), by service and kind.",
+            OUTAGES, "Failures of the database or the cache (Redis), by service and kind.",
             ["service", "kind"], registry=r,
         )  # fmt: skip
         self.workers = Gauge(WORKERS, "Worker processes serving.", registry=r, multiprocess_mode="livesum")
-        self._children: dict[tuple[Any, ...], Any] = {}
         # What requests recorded since the last flush: (metric, *labels) → amount, or → observations.
         self._counts: dict[tuple[Any, ...], float] = {}
         self._observations: dict[tuple[Any, ...], list[float]] = {}
         self._pending = threading.Lock()
         self._flushing = threading.Lock()
-
-    def child(self, metric: Any, *labels: str) -> Any:
-        """``metric.labels(*labels)``, built once."""
-        key = (id(metric), *labels)
-        found = self._children.get(key)
-        if found is None:
-            found = self._children[key] = metric.labels(*labels)
-        return found
 
     def add(self, counted: tuple[Any, ...], observed: tuple[Any, ...] | None = None, value: float = 0.0) -> None:
         """Count one for ``(counter, *labels)`` and, if given, observe ``value`` for ``(histogram, *labels)``."""
@@ -140,9 +123,9 @@ class Metrics:
                 counts, self._counts = self._counts, {}
                 observations, self._observations = self._observations, {}
             for (metric, *labels), amount in counts.items():
-                self.child(metric, *labels).inc(amount)
+                metric.labels(*labels).inc(amount)
             for (metric, *labels), values in observations.items():
-                child = self.child(metric, *labels)
+                child = metric.labels(*labels)
                 for value in values:
                     child.observe(value)
 
@@ -150,6 +133,7 @@ class Metrics:
 _metrics: Metrics | None = None
 _enabled: bool | None = None  # MCPDEMO_METRICS_ENABLED as last read; None: to be read
 _flusher: threading.Thread | None = None
+_building = threading.RLock()
 
 
 @receiver(setting_changed)
@@ -170,17 +154,22 @@ def active() -> Metrics | None:
     """The metrics when enabled (built on first use), else ``None``."""
     if not (_enabled if _enabled is not None else enabled()):
         return None
-    return _metrics if _metrics is not None else reset()
+    if _metrics is not None:
+        return _metrics
+    with _building:
+        return _metrics if _metrics is not None else reset()
 
 
 def reset() -> Metrics:
     """Fresh metrics (in-memory values start again at zero; tests measure from a known start)."""
     global _metrics, _flusher
-    _metrics = Metrics()
-    if _flusher is None:
-        _flusher = threading.Thread(target=_flush_forever, name="metrics-flush", daemon=True)
-        _flusher.start()
-    return _metrics
+    # Django's threads and the event loop may ask first at once: one set of metrics per process.
+    with _building:
+        _metrics = Metrics()
+        if _flusher is None:
+            _flusher = threading.Thread(target=_flush_forever, name="metrics-flush", daemon=True)
+            _flusher.start()
+        return _metrics
 
 
 def _flush_forever() -> None:

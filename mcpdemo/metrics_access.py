@@ -24,31 +24,27 @@ from oauth2_provider.utils import parse_bearer_token
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
+from . import metrics
 from .conf import conf
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+def _network(entry: str) -> Network | None:
+    try:
+        return ipaddress.ip_network(entry.strip(), strict=False)
+    except ValueError:
+        return None
+
+
 @functools.lru_cache(maxsize=8)
 def parse_networks(entries: tuple[str, ...]) -> tuple[Network, ...]:
     """The valid entries as networks (``10.0.0.0/8``, ``192.0.2.7``, ``2001:db8::/32``); E001 reports the rest."""
-    networks: list[Network] = []
-    for entry in entries:
-        try:
-            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
-        except ValueError:
-            continue
-    return tuple(networks)
+    return tuple(network for entry in entries if (network := _network(entry)) is not None)
 
 
 def invalid_networks(entries: Iterable[str]) -> list[str]:
-    invalid = []
-    for entry in entries:
-        try:
-            ipaddress.ip_network(entry.strip(), strict=False)
-        except ValueError:
-            invalid.append(entry)
-    return invalid
+    return [entry for entry in entries if _network(entry) is None]
 
 
 def address_allowed(address: str, networks: tuple[Network, ...]) -> bool:
@@ -66,9 +62,8 @@ def direct_host(host: str) -> bool:
     domain, _port = split_domain_port(host)
     if domain and validate_host(domain, settings.ALLOWED_HOSTS):
         return True
-    literal = host.rsplit(":", 1)[0] if not host.startswith("[") else host[1 : host.find("]")]
     try:
-        ipaddress.ip_address(literal)
+        ipaddress.ip_address(domain.strip("[]"))
     except ValueError:
         return False
     return True
@@ -81,7 +76,7 @@ def token_matches(authorization: str | None, secret: str) -> bool:
 
 def allowed(scope: Scope) -> bool:
     """Whether this request may read ``/metrics`` (only ``GET``, only while metrics are on)."""
-    if scope.get("method") != "GET" or not conf.METRICS_ENABLED:
+    if scope.get("method") != "GET" or not metrics.enabled():
         return False
     headers = Headers(scope=scope)
     secret = conf.METRICS_TOKEN

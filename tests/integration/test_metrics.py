@@ -12,7 +12,6 @@ import pytest
 from django.db import OperationalError
 from django.test import Client
 
-from mcpdemo import metrics
 from mcpdemo.asgi import build_application
 from mcpdemo.logs import OUTAGES
 from oauthapp import token_lookup
@@ -218,4 +217,3 @@ async def test_scrapes_are_counted_under_their_own_route(settings: Any, metrics_
         assert (await get("/metrics", Authorization=f"Bearer {SECRET}")).status_code == 200
 
     assert value(metrics_on(), "mcpdemo_http_requests_total", route="metrics", method="GET", status="200") == 2
-    assert metrics.active() is not None

@@ -83,12 +83,6 @@ def test_labels_stay_in_their_small_sets(metrics_on: Callable[[], Samples]) -> N
     assert value(samples, metrics.TOKEN_CHECKS, result="invalid_token") == 1
 
 
-def test_a_labelled_child_is_built_once(metrics_on: Any) -> None:
-    m = metrics.active()
-    assert m is not None
-    assert m.child(m.tool_calls, "slugify", "ok") is m.child(m.tool_calls, "slugify", "ok")
-
-
 def test_prestart_empties_the_multiprocess_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     directory = tmp_path / "prometheus"
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(directory))

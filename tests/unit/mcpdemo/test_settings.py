@@ -45,6 +45,13 @@ def test_debug_is_off_and_cookies_are_secure_by_default() -> None:
     assert result.stdout.split(None, 4) == ["False", "True", "True", "True", "['mcp.example.com']\n"]
 
 
+def test_metrics_are_off_unless_enabled() -> None:
+    code = "import django; django.setup(); from mcpdemo.conf import conf; print(conf.METRICS_ENABLED)"
+    result = _run("-c", code, DJANGO_SETTINGS_MODULE="mcpdemo.settings", **PRODUCTION)
+
+    assert result.stdout.strip() == "False", result.stderr
+
+
 def test_missing_secret_key_fails_fast() -> None:
     result = _run("manage.py", "check", MCPDEMO_PUBLIC_URL="https://mcp.example.com")
 
