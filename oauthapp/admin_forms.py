@@ -14,7 +14,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider.models import get_application_model
 
-from .tokens import AUTHORIZATION_CODE, DEVICE_CODE, REFRESH_TOKEN
+from .registration import granted_types
+from .tokens import AUTHORIZATION_CODE, DEVICE_CODE
 
 Application = get_application_model()
 
@@ -50,7 +51,10 @@ class ApplicationForm(forms.ModelForm):
     def save(self, commit: bool = True) -> Any:
         if "device_sign_in" in self.cleaned_data:
             metadata = dict(self.instance.client_metadata or {})
-            granted = [AUTHORIZATION_CODE, REFRESH_TOKEN]
-            metadata["grant_types"] = [*granted, DEVICE_CODE] if self.cleaned_data["device_sign_in"] else granted
+            if self.instance.authorization_grant_type == Application.GRANT_DEVICE_CODE:
+                declared = [DEVICE_CODE]  # the device grant alone: no code grant to claim
+            else:
+                declared = [AUTHORIZATION_CODE, *([DEVICE_CODE] if self.cleaned_data["device_sign_in"] else [])]
+            metadata["grant_types"] = granted_types(declared)
             self.instance.client_metadata = metadata
         return super().save(commit)

@@ -17,7 +17,7 @@ from typing import Any
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
-from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+from oauth2_provider.models import get_access_token_model, get_device_grant_model, get_refresh_token_model
 
 from .models import Consent
 
@@ -58,6 +58,11 @@ def revoke_tokens(application: Any, user: Any = None) -> int:
                 revoked += 1
         # Access tokens whose refresh token was already rotated or revoked.
         access_tokens.delete()
+        # Device sign-ins allowed but not yet collected by the device: they would still
+        # become tokens at the next poll.
+        DeviceGrant = get_device_grant_model()
+        approved = DeviceGrant.objects.filter(client_id=application.client_id, status=DeviceGrant.AUTHORIZED)
+        (approved if user is None else approved.filter(user=user)).delete()
     return revoked
 
 

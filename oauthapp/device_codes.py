@@ -14,7 +14,7 @@ import re
 import secrets
 from typing import Any
 
-from oauthlib.oauth2 import DeviceAuthorizationEndpoint
+from oauthlib.oauth2.rfc8628.endpoints.pre_configured import DeviceApplicationServer
 
 from .conf import conf
 
@@ -41,17 +41,9 @@ def normalise_user_code(typed: str) -> str | None:
     return format_user_code(letters)
 
 
-class DeviceServer(DeviceAuthorizationEndpoint):
-    """oauthlib's device authorization endpoint (DOT's ``DeviceApplicationServer``) with our
-    lifetime and polling interval, read when asked so that settings overrides apply."""
-
-    def __init__(self, request_validator: object, **kwargs: object) -> None:
-        super().__init__(
-            request_validator,
-            verification_uri=kwargs.get("verification_uri"),
-            verification_uri_complete=kwargs.get("verification_uri_complete"),
-            user_code_generator=kwargs.get("user_code_generator"),
-        )
+class DeviceServer(DeviceApplicationServer):
+    """oauthlib's device authorization server (the one DOT uses) with our lifetime and polling
+    interval, read when asked so that settings overrides apply."""
 
     def create_device_authorization_response(self, *args: Any, **kwargs: Any) -> tuple[dict, dict, int]:
         headers, data, status = super().create_device_authorization_response(*args, **kwargs)

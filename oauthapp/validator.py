@@ -214,8 +214,7 @@ class MCPOAuth2Validator(OAuth2Validator):
         )
         if grant is None:
             return None
-        now = timezone.now()
-        if grant.status == grant.EXPIRED or grant.expires <= now:
+        if grant.is_expired():  # DOT's rule; it also marks the grant expired
             return DeviceCodeGrant.DEVICE_CODE_EXPIRED
         if grant.status == grant.DENIED:
             return DeviceCodeGrant.DEVICE_CODE_DENIED
@@ -227,7 +226,7 @@ class MCPOAuth2Validator(OAuth2Validator):
             return DeviceCodeGrant.DEVICE_CODE_AUTHORIZED
         if grant.status != grant.AUTHORIZATION_PENDING:
             return None
-        too_soon = (now - grant.last_checked).total_seconds() + POLL_LENIENCY_SECONDS < grant.interval
+        too_soon = (timezone.now() - grant.last_checked).total_seconds() + POLL_LENIENCY_SECONDS < grant.interval
         if too_soon:
             grant.interval += SLOW_DOWN_STEP_SECONDS
         grant.save(update_fields=["interval", "last_checked"])  # last_checked: now (auto_now)

@@ -81,7 +81,7 @@ class DeviceAuthorizationView(BrowserPageOnGet, dot_views.DeviceAuthorizationVie
             return no_store(response)
         data = json.loads(response.content)
         get_device_grant_model().objects.filter(device_code=data["device_code"]).update(
-            resource=[resource], interval=data.get("interval", 5)
+            resource=[resource], interval=data["interval"]
         )
         verification_uri = public_url.issuer(request) + reverse("oauth2_provider:device")
         data["verification_uri"] = verification_uri

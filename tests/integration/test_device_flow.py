@@ -158,23 +158,65 @@ def test_expired_device_code_polls_as_expired_token(device: Client, device_clien
     assert response.json()["error"] == "expired_token"
 
 
-@pytest.mark.parametrize(
-    "overrides",
-    [{"device_code": "not-a-code"}, {"client_id": "someone-else"}],
-    ids=["unknown-code", "other-client"],
-)
-def test_unknown_device_code_or_other_client_is_refused(
-    device: Client, device_client: dict[str, Any], overrides: dict[str, str]
-) -> None:
+def test_an_unknown_device_code_is_refused(device: Client, device_client: dict[str, Any]) -> None:
     codes = started(device, device_client["client_id"])
     on_time(codes["device_code"])
 
-    data = {"client_id": device_client["client_id"], "device_code": codes["device_code"], **overrides}
-    response = poll(device, data["client_id"], data["device_code"])
+    response = poll(device, device_client["client_id"], "not-a-code")
 
-    assert response.status_code in (400, 401)
-    assert response.json()["error"] in ("invalid_grant", "invalid_client")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
     assert DeviceGrant.objects.get(device_code=codes["device_code"]).status == DeviceGrant.AUTHORIZATION_PENDING
+
+
+def test_another_clients_device_code_is_refused(
+    device: Client, signed_in: Client, device_client: dict[str, Any]
+) -> None:
+    other = register(Client(), DEVICE_REGISTRATION)["client_id"]
+    codes = approved(device, signed_in, device_client["client_id"])
+
+    response = poll(device, other, codes["device_code"])
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+    assert poll(device, device_client["client_id"], codes["device_code"]).status_code == 200  # still its own
+
+
+def test_disconnect_before_the_device_collects_its_token_leaves_nothing_to_collect(
+    device: Client, signed_in: Client, device_client: dict[str, Any], user: Any
+) -> None:
+    codes = approved(device, signed_in, device_client["client_id"])
+
+    signed_in.post(f"/connected-apps/{Consent.objects.get(user=user).pk}/disconnect")
+    response = poll(device, device_client["client_id"], codes["device_code"])
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+    assert not AccessToken.objects.filter(user=user).exists()
+
+
+def test_a_deactivated_account_gets_no_device_token(
+    device: Client, signed_in: Client, device_client: dict[str, Any], user: Any
+) -> None:
+    codes = approved(device, signed_in, device_client["client_id"])
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+    response = poll(device, device_client["client_id"], codes["device_code"])
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+
+
+def test_device_authorization_requests_are_rate_limited_per_address(
+    settings: Any, device: Client, device_client: dict[str, Any]
+) -> None:
+    settings.MCPDEMO_RATE_LIMITS = {**settings.MCPDEMO_RATE_LIMITS, "token": "2/m"}
+
+    answers = [start(device, device_client["client_id"]) for _ in range(3)]
+
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    assert answers[2].json()["error"] and int(answers[2]["Retry-After"]) > 0
 
 
 def test_missing_device_code_is_invalid_request(device: Client, device_client: dict[str, Any]) -> None:

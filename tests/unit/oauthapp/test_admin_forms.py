@@ -119,3 +119,12 @@ def test_the_device_grant_alone_is_refused_for_a_confidential_client(admin_clien
     assert response.context["adminform"].form.errors["authorization_grant_type"] == [
         "The device grant is for public clients only."
     ]
+
+
+def test_an_admin_created_device_only_client_declares_no_code_grant(admin_client: Client) -> None:
+    response = add_client(admin_client, authorization_grant_type=DEVICE_CODE, redirect_uris="")
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    application = Application.objects.get(client_id="build-agent")
+    assert application.client_metadata["grant_types"] == [DEVICE_CODE, "refresh_token"]
+    assert application.allows_device_grant and not application.allows_grant_type("authorization-code")
