@@ -28,7 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import usage_report
-from .models import Tool, ToolUsage
+from .models import Tool, ToolUsage, permission_name
 
 User = get_user_model()
 
@@ -45,7 +45,7 @@ else:
 def tool_permission(tool: Tool) -> Permission:
     content_type = ContentType.objects.get_for_model(Tool)
     permission, _created = Permission.objects.get_or_create(
-        content_type=content_type, codename=tool.codename, defaults={"name": f"Can use the tool {tool.name}"[:255]}
+        content_type=content_type, codename=tool.codename, defaults={"name": permission_name(tool.name)}
     )
     return permission
 

@@ -25,6 +25,11 @@ CODENAME_LIMIT = 100
 POLICY_ROW = 1
 
 
+def permission_name(tool_name: str) -> str:
+    """The label of a tool's permission, as the admin lists it."""
+    return f"Can use the tool {tool_name}"[:255]
+
+
 def permission_codename(tool_name: str) -> str:
     """``use_<tool name>``, or for a very long name its first characters and a digest (still unique)."""
     codename = f"use_{tool_name}"

@@ -43,7 +43,7 @@ from oauthapp import audit, token_lookup
 
 from .auth import POLICY_VERSION_ATTRIBUTE, UserAccessToken
 from .conf import SWITCHES, conf
-from .models import POLICY_ROW, Tool, ToolPolicy, permission_codename
+from .models import POLICY_ROW, Tool, ToolPolicy, permission_codename, permission_name
 
 logger = logging.getLogger(__name__)
 
@@ -222,7 +222,7 @@ def sync_tools(tools: Iterable[tuple[str, str]]) -> None:
         Permission.objects.update_or_create(
             content_type=content_type,
             codename=permission_codename(name),
-            defaults={"name": f"Can use the tool {name}"[:255]},
+            defaults={"name": permission_name(name)},
         )
     Tool.objects.exclude(name__in=names).filter(registered=True).update(registered=False)
 

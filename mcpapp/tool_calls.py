@@ -161,8 +161,6 @@ class ToolCallMiddleware(ServerMiddleware[Any]):
             return result
         finally:
             CURRENT_CALL.reset(reset)
-            if SWITCHES.usage_counting and token is not None:
-                user_id, application_id = token.user_id, token.application_id
-                if user_id is not None and application_id is not None:
-                    counted = name if isinstance(name, str) and name in tools else UNKNOWN_TOOL
-                    usage.BUFFER.record(user_id, application_id, counted, outcome, time.perf_counter() - started)
+            if token is not None:
+                counted = name if isinstance(name, str) and name in tools else UNKNOWN_TOOL
+                usage.record(token.user_id, token.application_id, counted, outcome, time.perf_counter() - started)

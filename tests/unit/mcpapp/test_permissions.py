@@ -13,7 +13,9 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.signals import user_logged_in
+from django.db import connection as db_connection
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model, set_token_value
 
@@ -145,6 +147,11 @@ def test_the_token_lookup_reads_the_version_with_the_token(user: Any) -> None:
 
     assert [getattr(load, POLICY_VERSION_ATTRIBUTE) for load in loads] == [version()] * 3
     assert version() > 0
+    # In the token's own query, not a second one (the event-loop readers run load's SQL text).
+    for reader in (token_lookup.load, token_lookup.load_with_orm):
+        with CaptureQueriesContext(db_connection) as queries:
+            reader(raw)
+        assert len(queries) == 1, [query["sql"] for query in queries]
 
 
 def test_read_along_takes_integers_only() -> None:
